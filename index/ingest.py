@@ -1,0 +1,284 @@
+"""Incremental, idempotent, crash-safe ingestion: files -> articles -> chunks -> vectors.
+
+Usage:
+    report = ingest_paths([Path("data/corpus")], Settings.from_env())
+
+Per run: scan (hash every file; unchanged files cost nothing), read and chunk what changed,
+embed in large length-sorted batches, then for each batch upsert the vectors into Chroma and
+commit the catalog in one SQLite transaction. Chunk ids are deterministic, so a run killed at
+any point is completed by the next one with every chunk stored exactly once; the manifest only
+records a file after its chunks are stored. BM25 is rebuilt from the catalog at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from index.chunking import chunk_article, embedding_text, make_splitter, sentence_spans_in
+from index.discover import Candidate, discover
+from index.readers import read_path
+from rag.catalog import ChunkRecord, FileEntry
+from rag.embedding import Embedder, load_embedder
+from rag.errors import ReadError, SkipFile
+from rag.lock import WriterLock
+from rag.settings import Settings
+from rag.storage import Storage, open_storage
+from rag.types import Article, Chunk, FileStatus, IngestReport
+
+EMBED_GROUP = 1024  # texts per embedding call: large enough for length sorting to pay off
+
+
+@dataclass
+class _Pending:
+    """A changed file whose articles wait to be embedded and stored."""
+
+    path: str
+    status: str  # "indexed" or "updated"
+    content_hash: str
+    articles: list[Article]
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    reused: set[str] = field(default_factory=set)  # articles whose text did not change
+
+
+def ingest_paths(
+    paths: Sequence[Path],
+    settings: Settings,
+    prune: bool = False,
+    progress: bool = True,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Ingest files and directories into the store of `settings.data_dir`."""
+    t0 = time.perf_counter()
+    with WriterLock(settings.data_dir):
+        embedder = embedder or load_embedder(settings)
+        storage = open_storage(settings, create=True, dim=embedder.dim)
+        try:
+            before = embedder.texts_embedded
+            statuses = _run(paths, settings, storage, embedder, prune, progress)
+            articles, chunks = storage.catalog.counts()
+            return IngestReport(
+                files=tuple(statuses),
+                texts_embedded=embedder.texts_embedded - before,
+                seconds=time.perf_counter() - t0,
+                chunks_total=chunks,
+                articles_total=articles,
+            )
+        finally:
+            storage.close()
+
+
+def _run(
+    paths: Sequence[Path],
+    settings: Settings,
+    storage: Storage,
+    embedder: Embedder,
+    prune: bool,
+    progress: bool,
+) -> list[FileStatus]:
+    catalog = storage.catalog
+    _reconcile(storage)
+    chunking = f"{settings.chunk_size}/{settings.chunk_overlap}/{int(settings.embed_context)}"
+    rechunk = catalog.get_meta("chunking") not in (None, chunking)
+    manifest = catalog.files()
+    statuses: list[FileStatus] = []
+    pending: list[_Pending] = []
+    seen: set[str] = set()
+    claimed: dict[str, str] = {}  # article id -> file that provides it in this run
+    for entry in manifest.values():
+        for aid in entry.article_ids:
+            claimed.setdefault(aid, entry.path)
+
+    candidates, roots = discover(paths, settings.max_file_bytes)
+    for cand in tqdm(candidates, desc="scanning", unit="file", disable=not progress or len(candidates) < 50):
+        seen.add(cand.key)
+        if cand.problem is not None:
+            statuses.append(FileStatus(cand.key, cand.problem[0], cand.problem[1]))
+            continue
+        old = manifest.get(cand.key)
+        if old is not None and old.content_hash == cand.content_hash and not rechunk:
+            statuses.append(FileStatus(cand.key, "unchanged", None, old.article_ids, old.chunks))
+            continue
+        try:
+            articles = read_path(cand.path, root=cand.root)
+        except SkipFile as exc:
+            statuses.append(FileStatus(cand.key, "skipped", str(exc)))
+            continue
+        except (ReadError, OSError, UnicodeError, ValueError) as exc:
+            statuses.append(FileStatus(cand.key, "failed", str(exc)))
+            continue
+        clash = [a.id for a in articles if claimed.get(a.id, cand.key) != cand.key]
+        if clash:
+            statuses.append(
+                FileStatus(
+                    cand.key, "failed", f"article id {clash[0]!r} already comes from {claimed[clash[0]]}"
+                )
+            )
+            continue
+        for a in articles:
+            claimed[a.id] = cand.key
+        pending.append(_Pending(cand.key, "updated" if old else "indexed", cand.content_hash, articles))
+
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap, embedder.token_counter())
+    for p in tqdm(pending, desc="chunking", unit="file", disable=not progress or len(pending) < 50):
+        for a in p.articles:
+            stored = catalog.article(a.id)
+            if (
+                stored is not None
+                and stored.content_hash == a.content_hash
+                and stored.text == a.text
+                and not rechunk
+            ):
+                p.reused.add(a.id)
+            else:
+                p.chunks[a.id] = chunk_article(a, splitter)
+
+    _embed_and_store(pending, storage, embedder, settings, progress)
+    for p in pending:
+        n = sum(len(c) for c in p.chunks.values()) + sum(_chunk_count(storage, a) for a in p.reused)
+        statuses.append(FileStatus(p.path, p.status, None, tuple(a.id for a in p.articles), n))  # type: ignore[arg-type]
+
+    for key, entry in manifest.items():
+        if key in seen or not any(_under(key, r) for r in roots):
+            continue
+        if prune:
+            _remove_file(storage, entry)
+            statuses.append(
+                FileStatus(key, "removed", "no longer in the corpus (--prune)", entry.article_ids)
+            )
+    catalog.set_meta("chunking", chunking)
+    if pending or prune or storage.lexical is None:
+        storage.rebuild_lexical()
+    else:
+        _ = storage.lexical  # rebuilds only if inconsistent (e.g. after a crash)
+    return statuses
+
+
+def _embed_and_store(
+    pending: list[_Pending], storage: Storage, embedder: Embedder, settings: Settings, progress: bool
+) -> None:
+    total = sum(len(c) for p in pending for c in p.chunks.values())
+    bar = tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or total == 0)
+    group: list[_Pending] = []
+    size = 0
+    for p in pending:
+        group.append(p)
+        size += sum(len(c) for c in p.chunks.values())
+        if size >= EMBED_GROUP:
+            _store_group(group, storage, embedder, settings)
+            bar.update(size)
+            group, size = [], 0
+    if group:
+        _store_group(group, storage, embedder, settings)
+        bar.update(size)
+    bar.close()
+
+
+def _store_group(group: list[_Pending], storage: Storage, embedder: Embedder, settings: Settings) -> None:
+    chunks = [c for p in group for cs in p.chunks.values() for c in cs]
+    texts, spans = [], []
+    for c in chunks:
+        text, offset = embedding_text(c, settings.embed_context)
+        texts.append(text)
+        spans.append(sentence_spans_in(c, offset))
+    if chunks:
+        vecs, sent_vecs = embedder.embed_with_spans(texts, spans)
+    else:
+        vecs, sent_vecs = np.zeros((0, embedder.dim), dtype=np.float32), []
+    records = {c.id: ChunkRecord(c, vecs[i], sent_vecs[i]) for i, c in enumerate(chunks)}
+
+    catalog = storage.catalog
+    old_ids = {a.id: _stored_chunk_ids(storage, a.id) for p in group for a in p.articles}
+    stale: list[str] = []
+    gone_articles: list[str] = []
+    for p in group:
+        prev = catalog.files().get(p.path)
+        now = {a.id for a in p.articles}
+        if prev:
+            gone_articles.extend(a for a in prev.article_ids if a not in now)
+        for aid, cs in p.chunks.items():
+            new = {c.id for c in cs}
+            stale.extend(i for i in old_ids[aid] if i not in new)
+    # Vectors first, then the catalog: a crash in between is redone by the next run.
+    storage.vectors.upsert(chunks, vecs)
+    if stale:
+        storage.vectors.delete(stale)
+    storage.vectors.delete_articles(gone_articles)
+    with catalog.transaction():
+        for aid in gone_articles:
+            catalog.delete_article(aid)
+        for p in group:
+            for a in p.articles:
+                if a.id in p.reused:
+                    continue
+                catalog.put_article(a, p.path, [records[c.id] for c in p.chunks[a.id]])
+            n = sum(len(c) for c in p.chunks.values()) + sum(_chunk_count(storage, a) for a in p.reused)
+            catalog.put_file(FileEntry(p.path, p.content_hash, tuple(a.id for a in p.articles), n))
+
+
+def _stored_chunk_ids(storage: Storage, article_id: str) -> list[str]:
+    rows = storage.catalog.db.execute("SELECT id FROM chunks WHERE article_id=?", (article_id,))
+    return [r[0] for r in rows]
+
+
+def _chunk_count(storage: Storage, article_id: str) -> int:
+    return len(_stored_chunk_ids(storage, article_id))
+
+
+def _remove_file(storage: Storage, entry: FileEntry) -> None:
+    storage.vectors.delete_articles(list(entry.article_ids))
+    with storage.catalog.transaction():
+        for aid in entry.article_ids:
+            storage.catalog.delete_article(aid)
+        storage.catalog.delete_file(entry.path)
+
+
+def delete_article(article_id: str, settings: Settings) -> int:
+    """Remove one article (its chunks, vectors and BM25 entries); returns the chunks removed."""
+    with WriterLock(settings.data_dir):
+        storage = open_storage(settings)
+        try:
+            n = _chunk_count(storage, article_id)
+            storage.vectors.delete_articles([article_id])
+            with storage.catalog.transaction():
+                storage.catalog.delete_article(article_id)
+                for entry in storage.catalog.files().values():
+                    if article_id in entry.article_ids:
+                        rest = tuple(a for a in entry.article_ids if a != article_id)
+                        if rest:
+                            # a JSONL file keeps its other articles; forget its hash so a re-ingest re-reads it
+                            storage.catalog.put_file(FileEntry(entry.path, "", rest, entry.chunks - n))
+                        else:
+                            storage.catalog.delete_file(entry.path)
+            storage.rebuild_lexical()
+            return n
+        finally:
+            storage.close()
+
+
+def _reconcile(storage: Storage) -> None:
+    """Repair what a killed run may have left: vectors without catalog rows, and the reverse."""
+    in_chroma = storage.vectors.all_ids()
+    in_catalog = storage.catalog.chunk_ids()
+    orphans = sorted(in_chroma - in_catalog)
+    if orphans:
+        storage.vectors.delete(orphans)
+    missing = in_catalog - in_chroma
+    if missing:
+        broken = {cid.rsplit(":", 1)[0] for cid in missing}
+        with storage.catalog.transaction():
+            for entry in storage.catalog.files().values():
+                if broken & set(entry.article_ids):
+                    storage.catalog.put_file(FileEntry(entry.path, "", entry.article_ids, entry.chunks))
+
+
+def _under(key: str, root: Path) -> bool:
+    return key == str(root) or key.startswith(str(root).rstrip("/") + "/")
+
+
+__all__ = ["Candidate", "delete_article", "ingest_paths"]

@@ -1,0 +1,302 @@
+"""The `rag` command: ingest | stats | ask | serve | eval.
+
+This is the one composition root: the only module of rag/ that imports index/, ui/ and evals/.
+Domain errors become one-line messages here (exit 2); `ingest` exits 1 when any file failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError, RagError
+from rag.settings import Settings
+
+EPILOG = """environment: RAG_DATA_DIR, RAG_CHROMA_URL (a Chroma server; embedded when unset),
+RAG_EMBED_MODEL, RAG_EMBED_RUNTIME (onnx-int8|onnx|torch), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
+RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD.
+Flags win over the environment; the environment wins over defaults."""
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rag",
+        description="Cited-answer question answering over news corpora. Every answer sentence quotes "
+        "the passage it came from.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", type=Path, help="where the index lives (default: RAG_DATA_DIR or data/store)"
+    )
+
+    ing = sub.add_parser("ingest", parents=[common], help="index article files, directories or .jsonl corpora",
+                         description="Index articles incrementally: unchanged files cost nothing, changed files "
+                         "replace their chunks, and bad files are reported without touching the index.")  # fmt: skip
+    ing.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help=".txt .md .html .pdf .jsonl files or folders"
+    )
+    ing.add_argument(
+        "--prune", action="store_true", help="remove articles whose files left the given folders"
+    )
+    ing.add_argument("--chunk-size", type=int, help="chunk size in model tokens (default 128)")
+    ing.add_argument("--chunk-overlap", type=int, help="overlap in model tokens (default 0)")
+    ing.add_argument("--max-file-mb", type=float, help="skip files larger than this (default 20)")
+    ing.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    st = sub.add_parser("stats", parents=[common], help="what the index holds")
+    st.add_argument("--json", action="store_true", help="print JSON")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer a question with cited passages",
+                         description="Answer from the indexed articles. Each sentence carries [n] markers "
+                         "that resolve to exact quoted spans; when the articles do not hold the answer, it says so.")  # fmt: skip
+    ask.add_argument("question", nargs="?", help="the question (or use --questions)")
+    ask.add_argument(
+        "--questions", type=Path, help="batch mode: a JSONL file with a `question` (and `id`) per line"
+    )
+    ask.add_argument("--json", action="store_true", help="print the full Answer as JSON")
+    ask.add_argument("--k", type=int, help="passages to retrieve (default 5)")
+    ask.add_argument("--since", type=_date, help="only articles published on or after YYYY-MM-DD")
+    ask.add_argument("--until", type=_date, help="only articles published on or before YYYY-MM-DD")
+    ask.add_argument(
+        "--source", action="append", default=[], metavar="NAME", help="only this outlet (repeatable)"
+    )
+    ask.add_argument(
+        "--language", action="append", default=[], metavar="CODE", help="only this language (repeatable)"
+    )
+    ask.add_argument(
+        "--drop-undated", action="store_true", help="with --since/--until, drop articles without a date"
+    )
+    ask.add_argument("--llm", nargs="?", const="default", metavar="BACKEND",
+                     help="answer with the configured LLM backend (openai|ollama; default: RAG_LLM_BACKEND)")  # fmt: skip
+
+    sv = sub.add_parser("serve", parents=[common], help="serve the chat UI (http://127.0.0.1:7860)")
+    sv.add_argument("--host", help="bind address (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default 7860)")
+    sv.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind without login")
+
+    ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a question file",
+                        description="Index the corpus (reused when unchanged), answer every question, and write "
+                        "per_question.jsonl, summary.json, report.md and report.html into --out.")  # fmt: skip
+    ev.add_argument("--questions", type=Path, required=True, help="question JSONL (see design.md)")
+    ev.add_argument("--corpus", type=Path, required=True, help="a folder of articles or a .jsonl corpus")
+    ev.add_argument("--out", type=Path, required=True, help="output folder")
+    ev.add_argument("--baseline", type=Path, help="a summary.json to compare with; exit 1 on regressions")
+    ev.add_argument("--k", type=int, help="passages to retrieve")
+    ev.add_argument(
+        "--llm", nargs="?", const="default", metavar="BACKEND", help="answer with the LLM backend"
+    )
+    ev.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
+                    help="grid over a setting, e.g. --sweep chunk_size=128,256 --sweep k=3,5")  # fmt: skip
+    ev.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting for this run"
+    )
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    over: dict[str, Any] = {"data_dir": getattr(args, "data_dir", None), "k": getattr(args, "k", None)}
+    for name in ("chunk_size", "chunk_overlap"):
+        over[name] = getattr(args, name, None)
+    if getattr(args, "max_file_mb", None):
+        over["max_file_bytes"] = int(args.max_file_mb * 1024 * 1024)
+    over["ui_host"] = getattr(args, "host", None)
+    over["ui_port"] = getattr(args, "port", None)
+    if getattr(args, "allow_remote", False):
+        over["allow_remote"] = True
+    llm = getattr(args, "llm", None)
+    settings = Settings.from_env(**over)
+    if llm is not None:
+        backend = settings.llm_backend if llm == "default" else llm
+        if backend is None or not settings.llm_base_url:
+            raise ConfigError(
+                "--llm needs a backend: set RAG_LLM_BASE_URL and RAG_LLM_MODEL (and RAG_LLM_BACKEND=ollama for Ollama)."
+            )
+        settings = settings.replace(llm_backend=backend)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "ingest": cmd_ingest,
+        "stats": cmd_stats,
+        "ask": cmd_ask,
+        "serve": cmd_serve,
+        "eval": cmd_eval,
+    }
+    try:
+        return handlers[args.command](args, settings_from(args))
+    except RagError as exc:
+        print(f"rag {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rag {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from index.ingest import ingest_paths
+    from rag.present import format_ingest
+
+    report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.quiet)
+    print(format_ingest(report))
+    return 0 if report.ok else 1
+
+
+def collect_stats(settings: Settings) -> dict[str, Any]:
+    from rag.storage import open_storage
+
+    storage = open_storage(settings)
+    try:
+        articles, chunks = storage.catalog.counts()
+        lo, hi = storage.catalog.date_range()
+        return {
+            "articles": articles,
+            "chunks": chunks,
+            "outlets": storage.catalog.sources(),
+            "date_range": [lo.isoformat() if lo else None, hi.isoformat() if hi else None],
+            "embed_model": storage.catalog.get_meta("embed_model"),
+            "embed_runtime": storage.catalog.get_meta("embed_runtime"),
+            "chunking": storage.catalog.get_meta("chunking"),
+            "store": storage.vectors.location,
+            "data_dir": str(settings.data_dir),
+            "size_mb": round(storage.disk_bytes() / 1e6, 2),
+            "vectors": storage.vectors.count(),
+        }
+    finally:
+        storage.close()
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.present import format_stats
+
+    stats = collect_stats(settings)
+    print(dump(stats) if args.json else format_stats(stats))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.pipeline import build_pipeline
+    from rag.present import format_answer
+    from rag.types import Filters
+
+    if not args.question and not args.questions:
+        raise ConfigError("give a QUESTION or --questions FILE.jsonl")
+    filters = Filters(
+        since=args.since, until=args.until, sources=tuple(args.source), languages=tuple(args.language),
+        keep_undated=not args.drop_undated,
+    )  # fmt: skip
+    pipeline = build_pipeline(settings)
+    mode = "llm" if args.llm else "extractive"
+    if args.questions:
+        for i, line in enumerate(args.questions.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                question = row["question"]
+            except (ValueError, KeyError, TypeError):
+                raise ConfigError(
+                    f"{args.questions}:{i}: each line needs a JSON object with a 'question' field"
+                ) from None
+            answer = pipeline.ask(question, filters=filters, mode=mode)
+            out = answer.to_json()
+            out["question_id"] = row.get("id")
+            out["question"] = question
+            print(dump(out), flush=True) if args.json else print(f"Q: {question}\n{format_answer(answer)}\n")
+        return 0
+    answer = pipeline.ask(args.question, filters=filters, mode=mode)
+    print(dump(answer.to_json()) if args.json else format_answer(answer))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.main import serve
+
+    from index.ingest import delete_article, ingest_paths
+
+    serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings))
+    return 0
+
+
+def _eval_runner(settings: Settings) -> Any:
+    """What the UI's Evals tab runs: the dev-set eval over the corpus the user indexed."""
+    try:
+        from evals.runner import run_eval
+    except ImportError:
+        return None
+    from index.ingest import ingest_paths
+
+    def run(
+        questions: Path, corpus: Path | None = None, out: Path | None = None, progress: bool = False
+    ) -> Path:
+        corpus = corpus or Path("data/corpus")
+        out = out or settings.data_dir.parent / "eval-runs" / questions.stem
+        result = run_eval(questions, corpus, out, settings, ingest=ingest_paths, progress=progress)
+        return Path(result.out_dir)
+
+    return run
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.runner import parse_sweep_args, run_eval, run_sweep
+    from index.ingest import ingest_paths
+
+    for item in args.set:
+        name, _, value = item.partition("=")
+        settings = _override(settings, name, value)
+    if args.sweep:
+        grid = parse_sweep_args(args.sweep)
+        path = run_sweep(args.questions, args.corpus, args.out, settings, ingest_paths, grid)
+        print(f"sweep table: {path}")
+        return 0
+    result = run_eval(
+        args.questions, args.corpus, args.out, settings, ingest=ingest_paths, baseline=args.baseline
+    )
+    print(f"report: {Path(result.out_dir) / 'report.md'}")
+    for r in result.regressions:
+        print(f"REGRESSION: {r}", file=sys.stderr)
+    return 1 if result.regressions else 0
+
+
+def _override(settings: Settings, name: str, value: str) -> Settings:
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    if name not in fields:
+        raise ConfigError(f"--set: unknown setting {name!r}; known: {', '.join(sorted(fields))}")
+    current = getattr(settings, name)
+    try:
+        typed: Any = type(current)(value) if current is not None and not isinstance(current, bool) else value
+        if isinstance(current, bool):
+            typed = value.lower() in ("1", "true", "yes")
+    except ValueError:
+        raise ConfigError(f"--set {name}: expected a {type(current).__name__}, got {value!r}") from None
+    return settings.replace(**{name: typed})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""Sentence embeddings on CPU: ONNX Runtime (fp32 or int8) by default, sentence-transformers on request.
+
+>>> emb = load_embedder(Settings())
+>>> emb.embed(["Rates rose.", "Rain fell."]).shape
+(2, 384)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tokenizers import Encoding, Tokenizer
+
+from rag import onnx_export
+from rag.settings import Settings
+
+RUNTIMES = ("onnx-int8", "onnx", "torch")
+
+
+class TokenModel(Protocol):
+    """Runs the transformer: padded ids and mask (batch, seq) in, token embeddings (batch, seq, dim) out."""
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the pipeline needs to know about a model besides its weights."""
+
+    dim: int
+    max_seq_length: int
+    pooling: str  # "mean" or "cls"
+
+
+class Embedder:
+    """Embeds texts in one length-sorted pass; vectors are float32 and L2-normalised."""
+
+    def __init__(
+        self,
+        model_name: str,
+        runtime: str,
+        tokenizer: Tokenizer,
+        token_model: TokenModel,
+        info: ModelInfo,
+        batch_size: int = 32,
+        sentence_encoder: Callable[[list[str], bool], np.ndarray] | None = None,
+    ) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be greater than 0, got {batch_size}")
+        self.model_name = model_name
+        self.runtime = runtime
+        self.dim = info.dim
+        self.texts_embedded = 0
+        self.batches = 0
+        self._info = info
+        self._batch_size = batch_size
+        self._token_model = token_model
+        # sentence-transformers' own encode(), used by the "torch" runtime as the reference path
+        self._sentence_encoder = sentence_encoder
+        self._counter = Tokenizer.from_str(tokenizer.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self._tokenizer.enable_truncation(max_length=info.max_seq_length)
+        self._tokenizer.no_padding()  # each length-sorted batch is padded to its own longest text
+
+    @property
+    def max_tokens(self) -> int:
+        """Inputs are cut at this many tokens (special tokens included)."""
+        return self._info.max_seq_length
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in `text`, without special tokens and without truncation."""
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def token_counter(self) -> Callable[[str], int]:
+        """`count_tokens` as a plain function, for the chunker."""
+        return self.count_tokens
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One text's vector, shape (dim,)."""
+        return self.embed([text])[0]
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Vectors (n, dim) in input order."""
+        if self._sentence_encoder is not None and len(texts) > 0:
+            out = self._sentence_encoder(list(texts), progress)
+            self.texts_embedded += len(texts)
+            self.batches += math.ceil(len(texts) / self._batch_size)
+            return out
+        vectors, _ = self._run(texts, None, progress)
+        return vectors
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Text vectors plus, per text, one vector per (start, end) char span from the same forward pass.
+
+        A span's vector mean-pools the contextual embeddings of the tokens starting inside it
+        ("late chunking"); a span without tokens (empty, or cut off by truncation) gets the text's vector.
+        """
+        if len(spans) != len(texts):
+            raise ValueError(
+                f"spans must have one list per text: {len(texts)} texts, {len(spans)} span lists"
+            )
+        vectors, span_vectors = self._run(texts, spans, progress)
+        assert span_vectors is not None
+        return vectors, span_vectors
+
+    def _run(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None, progress: bool
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Tokenise all, sort by length, run in batches, pool, restore input order."""
+        n = len(texts)
+        vectors = np.zeros((n, self.dim), dtype=np.float32)
+        span_vectors: list[np.ndarray] | None = None if spans is None else [np.empty(0)] * n
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Longest first: similar lengths share a batch, so little padding; errors show up early.
+        order = sorted(range(n), key=lambda i: len(encodings[i].ids), reverse=True)
+        bar = _progress_bar(n) if progress else None
+        for b in range(0, n, self._batch_size):
+            idx = order[b : b + self._batch_size]
+            ids, mask = _pad([encodings[i] for i in idx])
+            tokens = self._token_model(ids, mask)
+            pooled = _normalise(_pool(tokens, mask, self._info.pooling))
+            vectors[idx] = pooled
+            if spans is not None and span_vectors is not None:
+                for row, i in enumerate(idx):
+                    span_vectors[i] = _span_vectors(tokens[row], encodings[i], spans[i], pooled[row])
+            self.texts_embedded += len(idx)
+            self.batches += 1
+            if bar is not None:
+                bar.update(len(idx))
+        if bar is not None:
+            bar.close()
+        return vectors, span_vectors
+
+
+def _pad(encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad a batch to its longest encoding: ids and attention mask, int64."""
+    length = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), length), dtype=np.int64)
+    mask = np.zeros((len(encodings), length), dtype=np.int64)
+    for row, e in enumerate(encodings):
+        ids[row, : len(e.ids)] = e.ids
+        mask[row, : len(e.ids)] = 1
+    return ids, mask
+
+
+def _pool(tokens: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray:
+    """Mean over the attention mask (as sentence-transformers does), or the first token for cls."""
+    if pooling == "cls":
+        return tokens[:, 0].astype(np.float32)
+    m = mask[..., None].astype(np.float32)
+    return np.asarray((tokens * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None), dtype=np.float32)
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    """L2-normalise the rows of `v`."""
+    return np.asarray(v / np.clip(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12, None), dtype=np.float32)
+
+
+def _span_vectors(
+    tokens: np.ndarray, encoding: Encoding, spans: Sequence[tuple[int, int]], fallback: np.ndarray
+) -> np.ndarray:
+    """One normalised vector per span, pooled over the non-special tokens that start inside it."""
+    out = np.empty((len(spans), tokens.shape[-1]), dtype=np.float32)
+    real = ~np.asarray(encoding.special_tokens_mask, dtype=bool)
+    starts = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
+    for k, (start, end) in enumerate(spans):
+        # A token belongs to the span its first character is in, so adjacent spans share none.
+        sel = real & (starts >= start) & (starts < end)
+        out[k] = _normalise(tokens[: len(sel)][sel].mean(axis=0)) if sel.any() else fallback
+    return out
+
+
+def _progress_bar(total: int) -> Any:
+    """A tqdm bar over texts."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="embedding", unit="text")
+
+
+class OnnxTokenModel:
+    """An ONNX Runtime session of the exported transformer."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Token embeddings of one padded batch."""
+        available = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        out = self._session.run(["token_embeddings"], {name: available[name] for name in self._inputs})
+        return np.asarray(out[0], dtype=np.float32)
+
+
+class TorchTokenModel:
+    """The Hugging Face transformer inside a SentenceTransformer, run with torch."""
+
+    def __init__(self, st: Any) -> None:
+        self._model = st[0].auto_model
+        self._inputs = list(st.tokenizer.model_input_names)
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Token embeddings of one padded batch."""
+        import torch
+
+        available = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feed = {k: torch.from_numpy(v) for k, v in available.items() if k in self._inputs}
+        with torch.inference_mode():
+            return self._model(**feed).last_hidden_state.float().numpy()
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedder for these settings, loaded once per process (exports the ONNX files on first use)."""
+    return _load(
+        settings.embed_model,
+        settings.embed_runtime,
+        settings.embed_threads,
+        Path(settings.model_cache_dir),
+        settings.embed_batch_size,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load(model_name: str, runtime: str, threads: int, cache_root: Path, batch_size: int) -> Embedder:
+    """Build an Embedder; cached because a model load costs 0.3-7 s."""
+    onnx_export.offline_mode()
+    if runtime == "torch":
+        return _load_torch(model_name, threads, batch_size)
+    if runtime not in RUNTIMES:
+        from rag.errors import ConfigError
+
+        raise ConfigError(f"RAG_EMBED_RUNTIME must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    out_dir = onnx_export.cache_dir_for(cache_root, model_name)
+    path = onnx_export.ensure_onnx(model_name, out_dir, quantized=runtime == "onnx-int8", threads=threads)
+    meta = json.loads((out_dir / onnx_export.META_FILE).read_text())
+    info = ModelInfo(
+        dim=int(meta["dim"]), max_seq_length=int(meta["max_seq_length"]), pooling=meta["pooling"]
+    )
+    tokenizer = Tokenizer.from_file(str(out_dir / onnx_export.TOKENIZER_FILE))
+    return Embedder(model_name, runtime, tokenizer, OnnxTokenModel(path, threads), info, batch_size)
+
+
+def _load_torch(model_name: str, threads: int, batch_size: int) -> Embedder:
+    """The sentence-transformers runtime: the reference the ONNX runtimes are measured against."""
+    st = onnx_export.load_sentence_transformer(model_name, threads)
+    pooling = str(getattr(st[1], "pooling_mode", "mean")) if len(st) > 1 else "mean"
+    info = ModelInfo(int(st.get_embedding_dimension()), int(st.max_seq_length), pooling)
+
+    def encode(texts: list[str], progress: bool) -> np.ndarray:
+        # One encode() call over the whole list keeps sentence-transformers' own length sorting.
+        out = st.encode(texts, batch_size=batch_size, show_progress_bar=progress, normalize_embeddings=True)
+        return np.asarray(out, dtype=np.float32)
+
+    tokenizer = Tokenizer.from_str(st.tokenizer.backend_tokenizer.to_str())
+    return Embedder(model_name, "torch", tokenizer, TorchTokenModel(st), info, batch_size, encode)

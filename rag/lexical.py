@@ -1,0 +1,192 @@
+"""The BM25 side of retrieval (bm25s), saved beside the store.
+
+Every saved index carries the fingerprint of the chunk ids it was built from. The store is
+consistent when that fingerprint equals the catalog's; ingestion rebuilds after every change,
+and a reader that finds a stale or missing index rebuilds it too. Saves go to a fresh folder
+and a one-line CURRENT file is replaced atomically, so a killed build never leaves a half index.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.types import Filters
+
+STOPWORDS = "en"
+
+
+def fingerprint(chunk_ids: Iterable[str]) -> str:
+    ids = sorted(chunk_ids)
+    h = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:16]
+    return f"{len(ids)}-{h}"
+
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer  # PyStemmer: "logistics" must match "logistic"
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # pragma: no cover - PyStemmer is a dependency
+        return None
+
+
+class LexicalIndex:
+    def __init__(self, retriever: Any, docs: list[dict[str, Any]], fp: str) -> None:
+        self.retriever = retriever
+        self.docs = docs
+        self.fingerprint = fp
+        self.ids = [d["id"] for d in docs]
+        self._published = np.array([d["published"] for d in docs], dtype=np.int64)
+        self._source = np.array([d["source"] or "" for d in docs], dtype=object)
+        self._language = np.array([d["language"] or "" for d in docs], dtype=object)
+        self._article = np.array([d["article_id"] for d in docs], dtype=object)
+        self._stem = _stemmer()
+
+    @classmethod
+    def build(
+        cls,
+        rows: Sequence[tuple[str, str, str]],
+        facets: dict[str, tuple[str | None, date | None, str | None]],
+    ) -> LexicalIndex:
+        """rows: (chunk_id, article_id, text); facets: article_id -> (source, published, language)."""
+        import bm25s
+
+        docs = []
+        for cid, aid, _ in rows:
+            source, published, language = facets.get(aid, (None, None, None))
+            key = published.year * 10000 + published.month * 100 + published.day if published else 0
+            docs.append(
+                {"id": cid, "article_id": aid, "source": source, "published": key, "language": language}
+            )
+        retriever = bm25s.BM25()
+        if rows:
+            tokens = bm25s.tokenize(
+                [r[2] for r in rows], stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False
+            )
+            retriever.index(tokens, show_progress=False)
+        return cls(retriever, docs, fingerprint(cid for cid, _, _ in rows))
+
+    def save(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        target = root / self.fingerprint
+        tmp = root / f".tmp-{self.fingerprint}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        if self.docs:
+            self.retriever.save(str(tmp), show_progress=False)
+        (tmp / "docs.json").write_text(json.dumps(self.docs))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        cur_tmp = root / f".CURRENT-{os.getpid()}"
+        cur_tmp.write_text(self.fingerprint)
+        os.replace(cur_tmp, root / "CURRENT")
+        for old in root.iterdir():  # older generations are no longer referenced
+            if old.is_dir() and old.name != self.fingerprint:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, root: Path) -> LexicalIndex | None:
+        import bm25s
+
+        try:
+            fp = (root / "CURRENT").read_text().strip()
+            folder = root / fp
+            docs = json.loads((folder / "docs.json").read_text())
+            retriever = bm25s.BM25.load(str(folder), show_progress=False) if docs else bm25s.BM25()
+        except (OSError, ValueError):
+            return None
+        return cls(retriever, docs, fp)
+
+    def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, BM25 score), best first; only chunks that pass `filters`."""
+        import bm25s
+
+        if not self.docs:
+            return []
+        tokens = bm25s.tokenize(
+            [query], stopwords=STOPWORDS, stemmer=self._stem, return_ids=False, show_progress=False
+        )
+        vocab = self.retriever.vocab_dict
+        words = [t for t in tokens[0] if t in vocab]
+        if not words:
+            return []
+        mask = self._mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        k = min(n, len(self.docs))
+        ids, scores = self.retriever.retrieve([words], k=k, show_progress=False, weight_mask=mask)
+        out = []
+        for i, s in zip(ids[0], scores[0], strict=True):
+            if s > 0:
+                out.append((self.ids[int(i)], float(s)))
+        return out
+
+    def _mask(self, f: Filters | None) -> np.ndarray | None:
+        if f is None or f.empty:
+            return None
+        m = np.ones(len(self.docs), dtype=bool)
+        if f.since or f.until:
+            dated = self._published > 0
+            rng = dated.copy()
+            if f.since:
+                rng &= self._published >= f.since.year * 10000 + f.since.month * 100 + f.since.day
+            if f.until:
+                rng &= self._published <= f.until.year * 10000 + f.until.month * 100 + f.until.day
+            m &= rng | (~dated if f.keep_undated else False)
+        if f.sources:
+            m &= np.isin(self._source, list(f.sources))
+        if f.languages:
+            m &= np.isin(self._language, list(f.languages))
+        if f.article_ids:
+            m &= np.isin(self._article, list(f.article_ids))
+        return m.astype(np.float32)
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _stem_word(word: str) -> str:
+    stem = _stemmer_cached()
+    return stem.stemWord(word) if stem is not None else word
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer_cached() -> Any:
+    return _stemmer()
+
+
+def terms(text: str) -> list[str]:
+    """The terms BM25 sees in `text`: bm25s's token pattern, English stopwords removed, stemmed."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return [_stem_word(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS_EN]
+
+
+def idf_lookup(index: LexicalIndex) -> Callable[[str], float]:
+    """Inverse document frequency of a term in the chunk collection (unknown terms get the maximum)."""
+    n = max(len(index.docs), 1)
+    vocab = getattr(index.retriever, "vocab_dict", None) or {}
+    indptr = index.retriever.scores.get("indptr") if getattr(index.retriever, "scores", None) else None
+    top = math.log(1 + (n + 0.5) / 0.5)
+
+    def idf(term: str) -> float:
+        tid = vocab.get(term)
+        if tid is None or indptr is None:
+            return top
+        df = int(indptr[tid + 1] - indptr[tid])
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    return idf

@@ -1,0 +1,195 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (bm25s) candidates, fused, filtered, de-duplicated.
+
+Both retrievers get the same filters (Chroma's `where`, a bm25s weight mask). Candidates from
+either side are rescored with their exact stored vectors, so weighted fusion compares every
+candidate on both signals, not only those that happened to appear in both lists.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from rag.catalog import ChunkRecord
+from rag.embedding import Embedder
+from rag.settings import Settings
+from rag.storage import Storage
+from rag.types import Filters, Hit
+
+_RECENT = re.compile(r"\b(latest|recent(ly)?|now|currently|current|today|newest|most recent|so far)\b", re.I)
+_AS_OF = re.compile(
+    r"\bas of\s+(\d{4}-\d{2}-\d{2}|\w+ \d{1,2},? \d{4}|\d{1,2} \w+ \d{4}|\w+ \d{4}|\d{4})", re.I
+)
+
+
+@dataclass(frozen=True)
+class DateIntent:
+    prefer_recent: bool = False
+    as_of: date | None = None
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    records: dict[str, ChunkRecord]
+    query_vec: np.ndarray
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    intent: DateIntent = field(default_factory=DateIntent)
+
+
+def date_intent(question: str) -> DateIntent:
+    """'latest', 'recent', 'now' or an 'as of' date in a question favour newer articles."""
+    m = _AS_OF.search(question)
+    as_of = _parse_loose_date(m.group(1)) if m else None
+    return DateIntent(prefer_recent=bool(_RECENT.search(question)) or as_of is not None, as_of=as_of)
+
+
+def _parse_loose_date(text: str) -> date | None:
+    from datetime import datetime
+
+    text = text.replace(",", "")
+    for fmt in ("%Y-%m-%d", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y", "%Y"):
+        try:
+            d = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if fmt in ("%B %Y", "%b %Y"):  # end of that month
+            nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+            return date.fromordinal(nxt.toordinal() - 1)
+        return date(d.year, 12, 31) if fmt == "%Y" else d
+    return None
+
+
+class HybridRetriever:
+    def __init__(self, storage: Storage, embedder: Embedder, settings: Settings) -> None:
+        self.storage = storage
+        self.embedder = embedder
+        self.settings = settings
+
+    def retrieve(
+        self, query: str, k: int | None = None, filters: Filters | None = None, question: str | None = None
+    ) -> Retrieval:
+        s = self.settings
+        k = k or s.k
+        timings: dict[str, float] = {}
+        intent = date_intent(question or query)
+        if intent.as_of and (filters is None or filters.until is None):
+            base = filters or Filters()
+            filters = Filters(
+                base.since, intent.as_of, base.sources, base.languages, base.article_ids, base.keep_undated
+            )
+
+        t = time.perf_counter()
+        qvec = self.embedder.embed_query(query)
+        timings["embed_query"] = _ms(t)
+
+        t = time.perf_counter()
+        dense = self.storage.vectors.query(qvec, s.candidates, filters)
+        timings["dense"] = _ms(t)
+
+        t = time.perf_counter()
+        lexical = self.storage.lexical.search(query, s.candidates, filters)
+        timings["lexical"] = _ms(t)
+
+        t = time.perf_counter()
+        ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
+        records = self.storage.catalog.chunk_records(ids)
+        ids = [i for i in ids if i in records]
+        hits = self._fuse(ids, records, qvec, dense, lexical, intent)
+        hits = _dedup(hits, records, s.dedup_threshold)[:k]
+        hits = [
+            Hit(h.chunk, i + 1, h.score, h.dense, h.lexical, h.dense_rank, h.lexical_rank)
+            for i, h in enumerate(hits)
+        ]
+        timings["fuse"] = _ms(t)
+        return Retrieval(hits, records, qvec, timings, intent)
+
+    def _fuse(
+        self,
+        ids: list[str],
+        records: dict[str, ChunkRecord],
+        qvec: np.ndarray,
+        dense: list[tuple[str, float]],
+        lexical: list[tuple[str, float]],
+        intent: DateIntent,
+    ) -> list[Hit]:
+        s = self.settings
+        if not ids:
+            return []
+        dense_rank = {cid: i + 1 for i, (cid, _) in enumerate(dense)}
+        lex_rank = {cid: i + 1 for i, (cid, _) in enumerate(lexical)}
+        lex_score = dict(lexical)
+        top_lex = max(lex_score.values(), default=0.0) or 1.0
+        vecs = np.stack([records[i].vec for i in ids])
+        cos = vecs @ qvec  # exact dense score for every candidate, from the stored vectors
+        fused: list[float] = []
+        for j, cid in enumerate(ids):
+            if s.fusion == "rrf":
+                f = sum(1.0 / (s.rrf_k + r[cid]) for r in (dense_rank, lex_rank) if cid in r)
+            else:
+                f = s.dense_weight * float(cos[j]) + (1 - s.dense_weight) * lex_score.get(cid, 0.0) / top_lex
+            fused.append(f)
+        if intent.prefer_recent:
+            fused = _recency(fused, [records[i].chunk.published for i in ids], s.recency_weight, s.fusion)
+        order = sorted(range(len(ids)), key=lambda j: -fused[j])
+        return [
+            Hit(
+                chunk=records[ids[j]].chunk,
+                rank=0,
+                score=round(fused[j], 6),
+                dense=round(float(cos[j]), 6),
+                lexical=round(lex_score[ids[j]], 6) if ids[j] in lex_score else None,
+                dense_rank=dense_rank.get(ids[j]),
+                lexical_rank=lex_rank.get(ids[j]),
+            )
+            for j in order
+        ]
+
+
+def _recency(scores: list[float], dates: list[date | None], weight: float, fusion: str) -> list[float]:
+    known = [d.toordinal() for d in dates if d]
+    if not known:
+        return scores
+    newest, oldest = max(known), min(known)
+    span = max(newest - oldest, 1)
+    scale = max(scores) if fusion == "rrf" else 1.0  # keep the boost proportional to RRF's small scores
+    out = []
+    for sc, d in zip(scores, dates, strict=True):
+        fresh = (d.toordinal() - oldest) / span if d else 0.0
+        out.append(sc + weight * scale * fresh)
+    return out
+
+
+def _dedup(hits: list[Hit], records: dict[str, ChunkRecord], threshold: float) -> list[Hit]:
+    """Drop a hit whose vector is nearly identical to a better one (syndicated copies, reposts)."""
+    kept: list[Hit] = []
+    kept_vecs: list[np.ndarray] = []
+    for h in hits:
+        v = records[h.chunk.id].vec
+        if any(float(v @ kv) >= threshold for kv in kept_vecs):
+            continue
+        kept.append(h)
+        kept_vecs.append(v)
+    return kept
+
+
+def group_by_date(hits: list[Hit]) -> list[tuple[date | None, list[Hit]]]:
+    """Hits grouped by publication date, oldest first, undated last (for 'what happened' questions)."""
+    groups: dict[date | None, list[Hit]] = {}
+    for h in hits:
+        groups.setdefault(h.chunk.published, []).append(h)
+    return sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or date.min))
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 3)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    d = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / d if d else 0.0 if not math.isnan(d) else 0.0

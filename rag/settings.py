@@ -1,0 +1,166 @@
+"""The one settings object. Environment is read here and nowhere else; CLI flags override it.
+
+Precedence: flags > environment > defaults.
+
+>>> s = Settings.from_env({"RAG_DATA_DIR": "/tmp/x"}, k=3)
+>>> (str(s.data_dir), s.k)
+('/tmp/x', 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- storage
+    data_dir: Path = PROJECT_ROOT / "data" / "store"
+    chroma_url: str | None = None  # a Chroma server replaces the embedded store when set
+    collection: str = "articles"
+    # HNSW is fixed at collection creation: Chroma's defaults gave recall@10 = 0.10 on 100k vectors.
+    hnsw_m: int = 32
+    hnsw_construction_ef: int = 200
+    hnsw_search_ef: int = 400
+
+    # --- embedding
+    embed_model: str = DEFAULT_MODEL
+    # "onnx-int8" (default, measured in docs/benchmarks.md), "onnx" (fp32) or "torch" (sentence-transformers)
+    embed_runtime: str = "onnx-int8"
+    embed_batch_size: int = 32
+    model_cache_dir: Path = Path(os.path.expanduser("~/.cache/rag-news"))
+    embed_threads: int = 2
+
+    # --- ingestion
+    chunk_size: int = 128  # model tokens; MiniLM was trained on 128-token inputs (docs/evals.md)
+    chunk_overlap: int = 0  # sentences are never cut, so overlap only duplicates work
+    embed_context: bool = True  # prefix title and date to what is embedded, never to the stored span
+    max_file_bytes: int = 20 * 1024 * 1024
+
+    # --- retrieval
+    k: int = 5
+    candidates: int = 40  # per retriever, before fusion
+    fusion: str = "weighted"  # or "rrf"; chosen in docs/retrieval.md
+    dense_weight: float = 0.6  # weight of the dense side in weighted fusion
+    rrf_k: int = 60
+    recency_weight: float = 0.15  # how much "latest"/"recent" favours newer articles
+    dedup_threshold: float = 0.95  # cosine above which two hits are near-duplicates
+
+    # --- answering
+    max_sentences: int = 3
+    abstain_threshold: float = 0.27  # calibrated in docs/evals.md
+    llm_backend: str | None = None  # None (extractive), "openai" (any OpenAI-compatible server) or "ollama"
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = field(default=None, repr=False)
+    llm_timeout: float = 60.0
+
+    # --- UI
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 7860
+    ui_user: str | None = None
+    ui_password: str | None = field(default=None, repr=False)
+    allow_remote: bool = False
+    max_upload_mb: int = 20
+    ui_concurrency: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `env` (default os.environ), then apply non-None `overrides` (flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        for var, name in _ENV.items():
+            raw = env.get(var)
+            if raw is not None and raw != "":
+                values[name] = _coerce(var, raw, names[name].type)
+        if env.get("RAG_LLM_BASE_URL") and not env.get("RAG_LLM_BACKEND"):
+            values["llm_backend"] = "openai"
+        for name, value in overrides.items():
+            if name not in names:
+                raise ConfigError(f"unknown setting {name!r}")
+            if value is not None:
+                values[name] = Path(value) if name in ("data_dir", "model_cache_dir") else value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.k <= 0:
+            raise ConfigError(f"k must be greater than 0, got {self.k}")
+        if self.chunk_size < 16:
+            raise ConfigError(f"chunk_size must be at least 16 tokens, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
+        if self.fusion not in ("rrf", "weighted"):
+            raise ConfigError(f"fusion must be 'rrf' or 'weighted', got {self.fusion!r}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        if self.embed_runtime not in ("onnx-int8", "onnx", "torch"):
+            raise ConfigError(
+                f"RAG_EMBED_RUNTIME must be onnx-int8, onnx or torch, got {self.embed_runtime!r}"
+            )
+        if self.llm_backend not in (None, "openai", "ollama"):
+            raise ConfigError(f"RAG_LLM_BACKEND must be 'openai' or 'ollama', got {self.llm_backend!r}")
+
+    def replace(self, **changes: Any) -> Settings:
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def public(self) -> dict[str, Any]:
+        """Settings as JSON-able values, secrets left out (for traces and reports)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name in ("llm_api_key", "ui_password"):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = str(v) if isinstance(v, Path) else v
+        return out
+
+
+_ENV: dict[str, str] = {
+    "RAG_DATA_DIR": "data_dir",
+    "RAG_CHROMA_URL": "chroma_url",
+    "RAG_EMBED_MODEL": "embed_model",
+    "RAG_EMBED_RUNTIME": "embed_runtime",
+    "RAG_CACHE_DIR": "model_cache_dir",
+    "RAG_CHUNK_SIZE": "chunk_size",
+    "RAG_CHUNK_OVERLAP": "chunk_overlap",
+    "RAG_K": "k",
+    "RAG_LLM_BACKEND": "llm_backend",
+    "RAG_LLM_BASE_URL": "llm_base_url",
+    "RAG_LLM_MODEL": "llm_model",
+    "RAG_LLM_API_KEY": "llm_api_key",
+    "RAG_LLM_TIMEOUT": "llm_timeout",
+    "RAG_UI_HOST": "ui_host",
+    "RAG_UI_PORT": "ui_port",
+    "RAG_UI_USER": "ui_user",
+    "RAG_UI_PASSWORD": "ui_password",
+}
+
+
+def _coerce(var: str, raw: str, typ: Any) -> Any:
+    t = str(typ)
+    try:
+        if "Path" in t:
+            return Path(raw).expanduser()
+        if t.startswith("int"):
+            return int(raw)
+        if t.startswith("float"):
+            return float(raw)
+        if t.startswith("bool"):
+            return raw.lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise ConfigError(f"environment variable {var} must be a {t.split(' ')[0]}, got {raw!r}") from None
+    return raw

@@ -1,0 +1,96 @@
+"""Everything stored for one data directory, opened together and checked for consistency.
+
+`Storage` owns the catalog (SQLite), the vectors (Chroma) and the lexical index (BM25) and
+keeps the three in step: BM25 is rebuilt whenever its fingerprint differs from the catalog's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from rag.catalog import Catalog
+from rag.errors import ModelMismatchError, StoreError
+from rag.lexical import LexicalIndex, fingerprint
+from rag.settings import Settings
+from rag.store import VectorStore
+
+
+@dataclass
+class Storage:
+    settings: Settings
+    catalog: Catalog
+    vectors: VectorStore
+    _lexical: LexicalIndex | None = None
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.settings.data_dir / "bm25"
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, rebuilt first if it does not match the catalog."""
+        if self._lexical is None:
+            self._lexical = LexicalIndex.load(self.bm25_dir)
+        if self._lexical is None or self._lexical.fingerprint != fingerprint(self.catalog.chunk_ids()):
+            self.rebuild_lexical()
+        assert self._lexical is not None
+        return self._lexical
+
+    def rebuild_lexical(self) -> LexicalIndex:
+        rows = list(self.catalog.iter_chunk_rows())
+        facets = {a: (s, _d(p), lang) for a, s, p, lang in self.catalog.facets()}
+        lex = LexicalIndex.build(rows, facets)
+        with contextlib.suppress(OSError):  # a read-only reader still gets a consistent in-memory index
+            lex.save(self.bm25_dir)
+        self._lexical = lex
+        return lex
+
+    def refresh(self) -> None:
+        """Pick up writes made by another process or another Storage on the same directory."""
+        self._lexical = None
+
+    def disk_bytes(self) -> int:
+        root = self.settings.data_dir
+        return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def open_storage(settings: Settings, create: bool = False, dim: int | None = None) -> Storage:
+    """Open (or with create=True, create) the store of `settings.data_dir`.
+
+    >>> # storage = open_storage(Settings.from_env(), create=True, dim=384)
+    """
+    cat_path = settings.data_dir / "catalog.sqlite"
+    if not create and not cat_path.exists():
+        raise StoreError(
+            f"no index in {settings.data_dir}. Run `rag ingest PATH` first (e.g. `rag ingest data/corpus`)."
+        )
+    catalog = Catalog(cat_path)
+    built = catalog.get_meta("embed_model")
+    if built and built != settings.embed_model:
+        catalog.close()
+        raise ModelMismatchError(
+            f"the index in {settings.data_dir} was built with embedding model {built!r}, but "
+            f"{settings.embed_model!r} is configured. Set RAG_EMBED_MODEL={built} to use it, "
+            "or choose another --data-dir to build a new index."
+        )
+    vectors = VectorStore(settings, create=create, expected_dim=dim)
+    if create and not built:
+        catalog.set_meta("embed_model", settings.embed_model)
+        catalog.set_meta("embed_runtime", settings.embed_runtime)
+    return Storage(settings, catalog, vectors)
+
+
+def wipe(settings: Settings) -> None:
+    """Delete a data directory's store (tests and `--rebuild`)."""
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None

@@ -1,0 +1,275 @@
+"""The data that flows between stages: Article -> Chunk -> Hit -> Citation/Answer.
+
+All frozen: a stage never mutates what an earlier stage produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+Support = Literal["supported", "unsupported", "quoted"]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article, as read from a file or a JSONL line.
+
+    `text` is the whole body, never truncated; header lines that were parsed into fields
+    (date, title, byline, ...) are not repeated in it, but footers stay in it so they remain
+    searchable. Values that the input does not state are None: nothing is invented.
+    """
+
+    id: str
+    title: str | None
+    text: str
+    source: str | None = None
+    published: date | None = None
+    language: str | None = None
+    url: str | None = None
+    path: str | None = None
+    content_hash: str = ""
+    byline: str | None = None
+    section: str | None = None
+    # Other facts parsed from the file (e.g. {"bias_rating": "Center", "ai_generated": "true",
+    # "tags": "Russia Ukraine"}). Values are strings so they fit Chroma metadata.
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character span [start, end) inside Article.text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A contiguous passage of an article: article.text[start:end] == text."""
+
+    id: str  # f"{article_id}:{n}" -- deterministic, so re-ingestion upserts
+    article_id: str
+    n: int
+    text: str
+    start: int
+    end: int
+    title: str | None = None
+    source: str | None = None
+    published: date | None = None
+    language: str | None = None
+    # Sentence spans as absolute offsets into Article.text, computed once at ingest.
+    sentences: tuple[Span, ...] = ()
+
+    @staticmethod
+    def make_id(article_id: str, n: int) -> str:
+        return f"{article_id}:{n}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with every score that ranked it."""
+
+    chunk: Chunk
+    rank: int  # 1-based, after fusion
+    score: float  # the fused score that produced `rank`
+    dense: float | None = None  # cosine similarity, when the dense retriever found it
+    lexical: float | None = None  # BM25 score, when the lexical retriever found it
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "article_id": c.article_id,
+            "chunk_id": c.id,
+            "rank": self.rank,
+            "score": self.score,
+            "dense": self.dense,
+            "lexical": self.lexical,
+            "dense_rank": self.dense_rank,
+            "lexical_rank": self.lexical_rank,
+            "start": c.start,
+            "end": c.end,
+            "title": c.title,
+            "source": c.source,
+            "published": c.published.isoformat() if c.published else None,
+            "text": c.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Marker [n] -> an exact span of a stored article; quote == article.text[start:end]."""
+
+    n: int
+    article_id: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    title: str | None
+    source: str | None
+    published: date | None
+    language: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["published"] = self.published.isoformat() if self.published else None
+        return d
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    citations: tuple[int, ...]
+    # "quoted" for extractive sentences (verbatim by construction); "supported"/"unsupported"
+    # for generated sentences after verification; None where nothing was checked.
+    support: Support | None = None
+    reason: str | None = None  # why a sentence was labelled unsupported
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "support": self.support,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Why the answer is what it is: what was searched, what came back, how long each stage took."""
+
+    question: str
+    query: str  # the query as searched (after follow-up rewriting)
+    hits: tuple[Hit, ...]
+    settings: dict[str, Any]
+    timings_ms: dict[str, float]
+    filters: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "query": self.query,
+            "hits": [h.to_json() for h in self.hits],
+            "settings": self.settings,
+            "timings_ms": self.timings_ms,
+            "filters": self.filters,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # sentences joined, each followed by its [n] markers
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    abstained: bool
+    confidence: float
+    trace: Trace
+    mode: str = "extractive"  # or the LLM backend's name
+    # When abstaining: the closest passages, shown as "not an answer".
+    closest: tuple[Citation, ...] = ()
+    notice: str | None = None  # e.g. "LLM backend unreachable; extractive answer shown"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "abstained": self.abstained,
+            "confidence": self.confidence,
+            "mode": self.mode,
+            "notice": self.notice,
+            "citations": [c.to_json() for c in self.citations],
+            "sentences": [s.to_json() for s in self.sentences],
+            "closest": [c.to_json() for c in self.closest],
+            "trace": self.trace.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters applied to both retrievers."""
+
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    article_ids: tuple[str, ...] = ()
+    keep_undated: bool = True  # articles without a date pass a date filter unless False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.since or self.until or self.sources or self.languages or self.article_ids)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "sources": list(self.sources),
+            "languages": list(self.languages),
+            "article_ids": list(self.article_ids),
+            "keep_undated": self.keep_undated,
+        }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation, for follow-up rewriting."""
+
+    question: str
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """One step of a streamed answer: text to append, and on the last event the whole Answer."""
+
+    delta: str
+    answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """A row of the corpus listing."""
+
+    id: str
+    title: str | None
+    source: str | None
+    published: date | None
+    language: str | None
+    chunks: int
+    path: str | None = None
+
+
+FileStatusName = Literal["indexed", "unchanged", "updated", "removed", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """What ingestion did with one input file (or one JSONL article)."""
+
+    path: str
+    status: FileStatusName
+    reason: str | None = None
+    article_ids: tuple[str, ...] = ()
+    chunks: int = 0
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    files: tuple[FileStatus, ...]
+    texts_embedded: int  # 0 when nothing changed
+    seconds: float
+    chunks_total: int
+    articles_total: int
+
+    def count(self, status: FileStatusName) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.status == "failed" for f in self.files)
