@@ -20,7 +20,7 @@ class Candidate:
 
 
 def discover(
-    paths: list[Path] | tuple[Path, ...] | object, max_bytes: int
+    paths: Iterable[Path], max_bytes: int
 ) -> tuple[list[Candidate], list[Path]]:
     """Every file under `paths`, sorted, each hashed or with the reason it cannot be ingested."""
     out: list[Candidate] = []
