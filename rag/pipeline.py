@@ -155,10 +155,11 @@ class Pipeline:
 
         if self.settings.llm_backend is None:
             raise LLMError("no LLM backend is configured (set RAG_LLM_BASE_URL and RAG_LLM_MODEL).")
-        started = False
+        # Deltas are the raw generation; the final event's answer.text (invalid markers removed,
+        # renumbered) replaces them. A failure mid-stream falls back to extractive, which
+        # likewise replaces whatever was streamed.
         for event in llm_answer_events(question, query, r.hits, self.settings, tuple(history or ())):
             if event.answer is None:
-                started = True
                 yield event
                 continue
             a = event.answer
@@ -171,7 +172,6 @@ class Pipeline:
                 settings=self._trace_settings(),
             )
             yield AnswerEvent("", dataclasses.replace(a, trace=trace))
-        del started
 
     def _trace_settings(self) -> dict[str, object]:
         pub = self.settings.public()

@@ -226,7 +226,11 @@ class Turn:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    """One step of a streamed answer: text to append, and on the last event the whole Answer."""
+    """One step of a streamed answer: text to append, and on the last event the whole Answer.
+
+    The last event's `answer.text` is authoritative: it replaces the streamed deltas (an LLM's
+    invalid markers are removed there, and a mid-stream failure falls back to extractive).
+    """
 
     delta: str
     answer: Answer | None = None
