@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.catalog import ChunkRecord
-from rag.lexical import terms
+from rag.lexical import english_stopwords, terms
 from rag.types import Citation, Hit, Span
 
 ABSTAIN_TEXT = "The indexed articles do not contain an answer to this question."
@@ -153,7 +153,8 @@ def answer_type(question: str) -> str | None:
 
 
 def question_terms(question: str) -> list[str]:
-    qt = [t for t in terms(question) if t not in _QUESTION_STOP]
+    """The topical terms of a question: stopwords and question-form words dropped before stemming."""
+    qt = terms(question, english_stopwords() | _QUESTION_STOP)
     return list(dict.fromkeys(qt)) or terms(question)
 
 

@@ -168,11 +168,29 @@ def _stemmer_cached() -> Any:
     return _stemmer()
 
 
-def terms(text: str) -> list[str]:
+def terms(text: str, extra_stop: frozenset[str] = frozenset()) -> list[str]:
     """The terms BM25 sees in `text`: bm25s's token pattern, English stopwords removed, stemmed."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return [_stem_word(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS_EN]
+    return [
+        _stem_word(w) for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS_EN and w not in extra_stop
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def english_stopwords() -> frozenset[str]:
+    """NLTK's English stopword list, read from the copy bundled with llama-index-core."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_index.core")
+    origin = Path(spec.origin).parent if spec and spec.origin else Path(".")
+    path = origin / "_static" / "nltk_cache" / "corpora" / "stopwords" / "english"
+    try:
+        return frozenset(w.strip() for w in path.read_text().split() if w.strip())
+    except OSError:  # pragma: no cover - the file ships with llama-index-core
+        from bm25s.stopwords import STOPWORDS_EN
+
+        return frozenset(STOPWORDS_EN)
 
 
 def idf_lookup(index: LexicalIndex) -> Callable[[str], float]:
