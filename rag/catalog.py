@@ -159,6 +159,14 @@ class Catalog:
     def chunk_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM chunks")}
 
+    def chunk_keys(self) -> list[str]:
+        """What the BM25 index is built from, one string per chunk: id, span and the article's content
+        hash. An edit that keeps an article's chunk ids still changes these (see Storage.lexical)."""
+        rows = self.db.execute(
+            'SELECT c.id, c.start, c."end", a.content_hash FROM chunks c JOIN articles a ON a.id = c.article_id'
+        )
+        return [f"{cid}@{start}-{end}#{h or ''}" for cid, start, end, h in rows]
+
     def counts(self) -> tuple[int, int]:
         a = self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         c = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]

@@ -234,9 +234,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from ui.main import serve
-
     from index.ingest import delete_article, ingest_paths
+    from ui.main import serve
 
     serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings))
     return 0
@@ -262,7 +261,8 @@ def _eval_runner(settings: Settings) -> Any:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from evals.runner import parse_sweep_args, run_eval, run_sweep
+    from evals.runner import run_eval
+    from evals.sweep import parse_sweep_args, run_sweep
     from index.ingest import ingest_paths
 
     for item in args.set:

@@ -59,8 +59,12 @@ class LexicalIndex:
         cls,
         rows: Sequence[tuple[str, str, str]],
         facets: dict[str, tuple[str | None, date | None, str | None]],
+        fp: str | None = None,
     ) -> LexicalIndex:
-        """rows: (chunk_id, article_id, text); facets: article_id -> (source, published, language)."""
+        """rows: (chunk_id, article_id, text); facets: article_id -> (source, published, language).
+
+        `fp` is the fingerprint to record (default: that of the chunk ids).
+        """
         import bm25s
 
         docs = []
@@ -76,7 +80,7 @@ class LexicalIndex:
                 [r[2] for r in rows], stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False
             )
             retriever.index(tokens, show_progress=False)
-        return cls(retriever, docs, fingerprint(cid for cid, _, _ in rows))
+        return cls(retriever, docs, fp or fingerprint(cid for cid, _, _ in rows))
 
     def save(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,13 @@ def date_intent(question: str) -> DateIntent:
     return DateIntent(prefer_recent=bool(_RECENT.search(question)) or as_of is not None, as_of=as_of)
 
 
+def strip_date_words(query: str) -> str:
+    """The query without its time words: 'latest' asks for recency, it is not a topic to match."""
+    stripped = _RECENT.sub(" ", _AS_OF.sub(" ", query))
+    stripped = " ".join(stripped.split())
+    return stripped if len(stripped) >= 3 else query
+
+
 def _parse_loose_date(text: str) -> date | None:
     from datetime import datetime
 
@@ -83,6 +90,9 @@ class HybridRetriever:
             filters = Filters(
                 base.since, intent.as_of, base.sources, base.languages, base.article_ids, base.keep_undated
             )
+
+        if intent.prefer_recent:
+            query = strip_date_words(query)
 
         t = time.perf_counter()
         qvec = self.embedder.embed_query(query)

@@ -35,15 +35,26 @@ class Storage:
         """The BM25 index, rebuilt first if it does not match the catalog."""
         if self._lexical is None:
             self._lexical = LexicalIndex.load(self.bm25_dir)
-        if self._lexical is None or self._lexical.fingerprint != fingerprint(self.catalog.chunk_ids()):
+        if self._lexical is None or self._lexical.fingerprint != self.lexical_fingerprint():
             self.rebuild_lexical()
         assert self._lexical is not None
         return self._lexical
 
+    def lexical_fingerprint(self) -> str:
+        """The fingerprint a BM25 index consistent with the catalog carries.
+
+        Built from chunk ids, spans and article content hashes, not ids alone: an article edited
+        in place keeps its chunk ids, and a run killed before its BM25 save must still be seen as
+        stale by the next one.
+        """
+        return fingerprint(self.catalog.chunk_keys())
+
     def rebuild_lexical(self) -> LexicalIndex:
+        # Fingerprint first: if a writer commits in between, the index looks stale, never fresh.
+        fp = self.lexical_fingerprint()
         rows = list(self.catalog.iter_chunk_rows())
         facets = {a: (s, _d(p), lang) for a, s, p, lang in self.catalog.facets()}
-        lex = LexicalIndex.build(rows, facets)
+        lex = LexicalIndex.build(rows, facets, fp)
         with contextlib.suppress(OSError):  # a read-only reader still gets a consistent in-memory index
             lex.save(self.bm25_dir)
         self._lexical = lex
