@@ -17,6 +17,8 @@ lint:
 eval-gate:
 	.venv/bin/rag eval --questions evals/questions/seed_dev.jsonl --corpus data/corpus \
 		--out build/eval-dev --baseline evals/baselines/seed_dev.json
+	.venv/bin/rag eval --questions evals/questions/seed_extra.jsonl --corpus data/corpus \
+		--out build/eval-extra --baseline evals/baselines/seed_extra.json
 
 test:
 	scripts/setup.sh --browser

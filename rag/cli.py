@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -237,24 +238,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from index.ingest import delete_article, ingest_paths
     from ui.main import serve
 
-    serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings))
+    reports = settings.data_dir.parent / "eval-runs"
+    serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings, reports),
+          eval_reports_dir=reports)  # fmt: skip
     return 0
 
 
-def _eval_runner(settings: Settings) -> Any:
-    """What the UI's Evals tab runs: the dev-set eval over the corpus the user indexed."""
-    try:
-        from evals.runner import run_eval
-    except ImportError:
-        return None
+def _eval_runner(settings: Settings, reports: Path) -> Any:
+    """What the UI's Evals tab runs: a question file over the sample corpus, reports under `reports`."""
+    from evals.runner import run_eval
     from index.ingest import ingest_paths
 
-    def run(
-        questions: Path, corpus: Path | None = None, out: Path | None = None, progress: bool = False
-    ) -> Path:
-        corpus = corpus or Path("data/corpus")
-        out = out or settings.data_dir.parent / "eval-runs" / questions.stem
-        result = run_eval(questions, corpus, out, settings, ingest=ingest_paths, progress=progress)
+    def run(questions: Path) -> Path:
+        out = reports / f"{questions.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        result = run_eval(
+            questions, settings.sample_corpus, out, settings, ingest=ingest_paths, progress=True
+        )
         return Path(result.out_dir)
 
     return run

@@ -92,12 +92,8 @@ _DATE = re.compile(
     re.I,
 )
 _YEARLIKE = re.compile(r"\b(?:19|20)\d\d\b|\b\d+(?:[.,]\d+)?\b")
-# A sentence that opens like this continues the one before it.
-_CONTINUES = re.compile(
-    r"^(in addition|additionally|also|moreover|furthermore|besides|as well|meanwhile|however|but|and|"
-    r"this|that|these|those|it|they|he|she|there|such)\b",
-    re.I,
-)
+# A sentence that opens like this adds to the one before it (pronoun openers only refer back).
+_CONTINUES = re.compile(r"^(in addition|additionally|also|moreover|furthermore|besides|as well)\b", re.I)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z\u00C0-\u024F’'-]+(?:\s+[A-Z][a-z\u00C0-\u024F’'-]+)*")
 
 

@@ -139,8 +139,9 @@ class HybridRetriever:
         cos = vecs @ qvec  # exact dense score for every candidate, from the stored vectors
         fused: list[float] = []
         for j, cid in enumerate(ids):
-            if s.fusion == "rrf":
-                f = sum(1.0 / (s.rrf_k + r[cid]) for r in (dense_rank, lex_rank) if cid in r)
+            if s.fusion == "rrf":  # weighted RRF; dense_weight 0.5 is the standard equal-weight form
+                f = 2 * s.dense_weight / (s.rrf_k + dense_rank[cid]) if cid in dense_rank else 0.0
+                f += 2 * (1 - s.dense_weight) / (s.rrf_k + lex_rank[cid]) if cid in lex_rank else 0.0
             else:
                 f = s.dense_weight * float(cos[j]) + (1 - s.dense_weight) * lex_score.get(cid, 0.0) / top_lex
             fused.append(f)

@@ -50,15 +50,15 @@ class Settings:
     # --- retrieval
     k: int = 5
     candidates: int = 40  # per retriever, before fusion
-    fusion: str = "weighted"  # or "rrf"; chosen in docs/retrieval.md
-    dense_weight: float = 0.6  # weight of the dense side in weighted fusion
+    fusion: str = "rrf"  # or "weighted"; chosen by sweep, see docs/evals.md
+    dense_weight: float = 0.5  # dense share in either fusion (0.5 = standard RRF); docs/evals.md
     rrf_k: int = 60
     recency_weight: float = 0.15  # how much "latest"/"recent" favours newer articles
     dedup_threshold: float = 0.95  # cosine above which two hits are near-duplicates
 
     # --- answering
     max_sentences: int = 3
-    abstain_threshold: float = 0.27  # calibrated in docs/evals.md
+    abstain_threshold: float = 0.37  # midpoint of the answerable/unanswerable gap, docs/evals.md
     llm_backend: str | None = None  # None (extractive), "openai" (any OpenAI-compatible server) or "ollama"
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -66,6 +66,7 @@ class Settings:
     llm_timeout: float = 60.0
 
     # --- UI
+    sample_corpus: Path = PROJECT_ROOT / "data" / "corpus"  # what the UI's eval button evaluates over
     ui_host: str = "127.0.0.1"
     ui_port: int = 7860
     ui_user: str | None = None

@@ -1,0 +1,73 @@
+"""The current answer with its evidence, as Markdown or JSON, for download."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rag.types import Answer
+
+
+def export_json(question: str, answer: Answer) -> dict[str, Any]:
+    """The answer, its evidence (quoted spans, article ids, dates, outlets) and the settings used."""
+    data = answer.to_json()
+    evidence = [
+        {
+            "n": c.n,
+            "quote": c.quote,
+            "article_id": c.article_id,
+            "chunk_id": c.chunk_id,
+            "start": c.start,
+            "end": c.end,
+            "title": c.title,
+            "outlet": c.source,
+            "published": c.published.isoformat() if c.published else None,
+            "language": c.language,
+        }
+        for c in (answer.closest if answer.abstained else answer.citations)
+    ]
+    return {
+        "question": question,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "answer": data,
+        "evidence": evidence,
+        "evidence_is_answer": not answer.abstained,
+        "settings": answer.trace.settings,
+    }
+
+
+def export_markdown(question: str, answer: Answer) -> str:
+    """A readable record of the answer and every quoted span, with where each came from."""
+    lines = [f"# {question}", "", answer.text, ""]
+    if answer.notice:
+        lines += [f"> Note: {answer.notice}", ""]
+    cites = answer.closest if answer.abstained else answer.citations
+    lines.append("## Closest passages (not an answer)" if answer.abstained else "## Evidence")
+    lines.append("")
+    for c in cites:
+        date = c.published.isoformat() if c.published else "undated"
+        lines += [
+            f"[{c.n}] **{c.title or c.article_id}** — {c.source or 'unknown outlet'}, {date}",
+            f"article `{c.article_id}`, chunk `{c.chunk_id}`, characters {c.start}–{c.end}",
+            "",
+            "> " + c.quote.replace("\n", "\n> "),
+            "",
+        ]
+    t = answer.trace
+    lines += ["## How it was answered", "", f"- query as searched: `{t.query}`"]
+    lines += [f"- mode: {answer.mode}, confidence: {answer.confidence}, abstained: {answer.abstained}"]
+    lines += [f"- filters: {json.dumps(t.filters)}" if t.filters else "- filters: none"]
+    lines += [f"- {k}: {v}" for k, v in t.settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_exports(question: str, answer: Answer, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Write `stem`.md and `stem`.json into `out_dir`; return both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / f"{stem}.md"
+    js = out_dir / f"{stem}.json"
+    md.write_text(export_markdown(question, answer), encoding="utf-8")
+    js.write_text(json.dumps(export_json(question, answer), ensure_ascii=False, indent=2), encoding="utf-8")
+    return md, js
