@@ -99,30 +99,26 @@ def type_breakdown(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
 def sweep_chart(
     rows: Sequence[Mapping[str, Any]], labels: Sequence[str], metrics: Sequence[str], path: Path
 ) -> Path:
-    """Grouped bars: one group per settings combination, one bar per metric."""
-    fig = Figure(figsize=(max(7, 0.9 * len(rows) * len(metrics) / 2 + 3), 4.8), dpi=DPI)
+    """One line per metric across the settings combinations: trends and crossings read at a glance."""
+    fig = Figure(figsize=(min(13.0, 5.5 + 0.55 * len(rows)), 4.8), dpi=DPI)
     ax = fig.add_subplot()
-    w = 0.8 / max(len(metrics), 1)
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"]
+    markers = ["o", "s", "^", "D", "v", "P"]
+    xs = list(range(len(rows)))
     for i, name in enumerate(metrics):
         vals = [row.get(name) for row in rows]
-        xs = [j - 0.4 + w * (i + 0.5) for j in range(len(rows))]
+        ys = [float(v) if v is not None else float("nan") for v in vals]
         shown = name + (" (lower is better)" if name == "false_abstention_rate" else "")
-        heights = [float(v) if v is not None else 0.0 for v in vals]
-        bars = ax.bar(xs, heights, width=w, color=colors[i % 6], label=shown)
-        _label_bars(ax, bars, vals, horizontal=False, size=7)
-    ax.set_xticks(
-        list(range(len(rows))),
-        list(labels),
-        rotation=20 if len(rows) > 4 else 0,
-        ha="right" if len(rows) > 4 else "center",
-    )
-    ax.set_ylim(0, 1.1)
+        # Small vertical offsets keep identical lines (e.g. all at 1.0) apart.
+        offset = (i - len(metrics) / 2) * 0.006
+        ax.plot(xs, [y + offset for y in ys], marker=markers[i % 6], color=colors[i % 6], label=shown, lw=1.6, ms=5)
+    ax.set_xticks(xs, list(labels), rotation=25 if len(rows) > 4 else 0, ha="right" if len(rows) > 4 else "center",
+                  fontsize=8)  # fmt: skip
+    ax.set_ylim(-0.05, 1.08)
     ax.set_ylabel("score (0-1)")
-    ax.set_xlabel("settings")
-    ax.set_title("Sweep: answer quality per settings combination", pad=24)
-    _legend_on_top(ax, min(len(metrics), 3))
-    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("Sweep: answer quality per settings combination")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
@@ -154,5 +150,5 @@ def _label_bars(
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    fig.savefig(path, format="png", bbox_inches="tight")
     return path
