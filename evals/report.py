@@ -160,17 +160,7 @@ def render_markdown(
             "",
         ]
     lines += ["## All questions", ""]
-    rows = [
-        [
-            r["id"],
-            r["type"],
-            "pass" if not r.get("failure") else "FAIL",
-            _fmt(r["metrics"]["key_fact_recall"], ""),
-            _fmt(r["timings_ms"]["total"], "_ms"),
-            _md_cell(r["question"]),
-        ]
-        for r in records
-    ]
+    rows = [[*row[:-1], _md_cell(row[-1])] for row in _question_rows(records)]
     lines += _md_table(["id", "type", "result", "key-fact recall", "ms", "question"], rows)
     lines += ["", "## Settings", ""]
     lines += _md_table(["setting", "value"], _settings_rows(summary))
@@ -221,17 +211,7 @@ def render_html(
             f"<li><b>Retrieved</b>: {e(_retrieved(r))}; expected sources: {e(', '.join(r['sources']) or '-')}</li></ul>",
         ]
     parts.append("<h2>All questions</h2>")
-    rows = [
-        [
-            r["id"],
-            r["type"],
-            "pass" if not r.get("failure") else "FAIL",
-            _fmt(r["metrics"]["key_fact_recall"], ""),
-            _fmt(r["timings_ms"]["total"], "_ms"),
-            r["question"],
-        ]
-        for r in records
-    ]
+    rows = _question_rows(records)
     parts.append(_html_table(["id", "type", "result", "key-fact recall", "ms", "question"], rows))
     parts += ["<h2>Settings</h2>", _html_table(["setting", "value"], _settings_rows(summary))]
     style = (
@@ -276,3 +256,18 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _question_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """id, type, result, key-fact recall, ms, question: one row a question, for both reports."""
+    return [
+        [
+            r["id"],
+            r["type"],
+            "pass" if not r.get("failure") else "FAIL",
+            _fmt(r["metrics"]["key_fact_recall"], ""),
+            _fmt(r["timings_ms"]["total"], "_ms"),
+            r["question"],
+        ]
+        for r in records
+    ]
