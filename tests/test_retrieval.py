@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from rag.retrieve import HybridRetriever, date_intent, group_by_date
 from rag.store import where_clause
 from rag.types import Filters
 
+ROOT = Path(__file__).resolve().parent.parent
 DW, KYIV_INDEPENDENT, BNN = "000_a718a404f4b4bf82", "001_e71635c8b88c33de", "002_88f33951d7bac3d7"
 
 
@@ -137,3 +139,23 @@ def test_llama_index_retriever_and_query_engine(seed_pipeline: Pipeline) -> None
     response = CitedQueryEngine(pipeline=seed_pipeline).query("What has Vladimir Putin discussed creating?")
     assert "buffer zone" in str(response)
     assert response.source_nodes and response.source_nodes[0].node.metadata["n"] == 1
+
+
+def test_syndicated_copy_is_not_returned_twice(tmp_path: Path) -> None:
+    from index.ingest import ingest_paths
+    from rag.pipeline import build_pipeline
+    from rag.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    original = (ROOT / "data" / "corpus" / f"{BNN}.txt").read_text(encoding="utf-8")
+    (corpus / "bnn.txt").write_text(original, encoding="utf-8")
+    (corpus / "bnn-repost.txt").write_text(original.replace("BNN", "Repost Wire"), encoding="utf-8")
+    settings = Settings.from_env({}, data_dir=tmp_path / "store")
+    assert ingest_paths([corpus], settings, progress=False).ok
+    pipeline = build_pipeline(settings)
+    hits = pipeline.retriever.retrieve("How many drones were shot down over Kharkiv?", k=10).hits
+    texts = [h.chunk.text for h in hits]
+    assert len(texts) == len(set(texts))  # each passage once, though both articles hold it
+    assert {h.chunk.article_id for h in hits} <= {"bnn", "bnn-repost"}
+    pipeline.storage.close()
