@@ -1,78 +1,119 @@
 """Sentence-aware chunks with exact character offsets into Article.text.
 
-llama-index's SentenceSplitter does the packing (sizes counted in the embedding model's own
-tokens); its node offsets are checked against the article so that
-`article.text[chunk.start:chunk.end] == chunk.text` always holds. Sentence spans inside each
-chunk are computed here, once, so that answering never has to split text at query time.
+Chunks are packed from the exact sentence spans of `rag.sentences` (sizes counted in the
+embedding model's own tokens), so `article.text[chunk.start:chunk.end] == chunk.text` holds by
+construction, repeated passages included. (llama-index's SentenceSplitter, used before, only
+returns chunk strings; locating them again with `str.find` put repeated passages at their first
+occurrence and left the end of such articles in no chunk.) A sentence longer than a chunk is cut
+at spaces; only a single word longer than a chunk makes a chunk over the size. Sentence spans
+inside each chunk are computed here, once, so that answering never has to split text at query time.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-
-from llama_index.core import Document
-from llama_index.core.node_parser import SentenceSplitter
+from dataclasses import dataclass
 
 from rag.sentences import split_sentences
 from rag.types import Article, Chunk, Span
 
 TokenCounter = Callable[[str], int]
 
-
-def make_splitter(chunk_size: int, chunk_overlap: int, count_tokens: TokenCounter | None) -> SentenceSplitter:
-    """A SentenceSplitter that measures size in the embedding model's tokens."""
-    tokenizer = None
-    if count_tokens is not None:
-        counter = count_tokens
-
-        def tokenizer(text: str) -> list[int]:
-            # SentenceSplitter only takes len() of this list.
-            return [0] * counter(text)
-
-    return SentenceSplitter(
-        chunk_size=chunk_size,
-        chunk_overlap=chunk_overlap,
-        tokenizer=tokenizer,
-        include_metadata=False,
-        include_prev_next_rel=False,
-    )
+_WORD = re.compile(r"\S+")
+_APPROX_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def chunk_article(article: Article, splitter: SentenceSplitter) -> list[Chunk]:
+def _approx_tokens(text: str) -> int:
+    """Words and punctuation marks: a stand-in when no model tokenizer is given."""
+    return len(_APPROX_TOKEN.findall(text))
+
+
+@dataclass(frozen=True)
+class Splitter:
+    """Packs whole sentences into chunks of at most `chunk_size` tokens, `chunk_overlap` shared."""
+
+    chunk_size: int
+    chunk_overlap: int
+    count_tokens: TokenCounter
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of every chunk of `text`, in order."""
+        units = self._units(text)
+        counts = [self.count_tokens(text[s:e]) for s, e in units]
+        out: list[tuple[int, int]] = []
+        i = 0
+        while i < len(units):
+            j, total = i, counts[i]
+            while j + 1 < len(units) and total + counts[j + 1] <= self.chunk_size:
+                j += 1
+                total += counts[j]
+            # Unit counts add up exactly across whitespace; check the joined text all the same.
+            while j > i and self.count_tokens(text[units[i][0] : units[j][1]]) > self.chunk_size:
+                j -= 1
+            out.append((units[i][0], units[j][1]))
+            if j + 1 >= len(units):
+                break
+            i = self._next_start(i, j, counts)
+        return out
+
+    def _next_start(self, i: int, j: int, counts: list[int]) -> int:
+        """First unit of the chunk after units i..j: j+1, or earlier units shared as overlap."""
+        k, shared = j + 1, 0
+        while (
+            k - 1 > i
+            and shared + counts[k - 1] <= self.chunk_overlap
+            and shared + counts[k - 1] + counts[j + 1] <= self.chunk_size
+        ):
+            k -= 1
+            shared += counts[k]
+        return k
+
+    def _units(self, text: str) -> list[tuple[int, int]]:
+        """Sentence spans; a sentence longer than a chunk is cut into runs of whole words."""
+        units: list[tuple[int, int]] = []
+        for sent in split_sentences(text):
+            if self.count_tokens(text[sent.start : sent.end]) <= self.chunk_size:
+                units.append((sent.start, sent.end))
+                continue
+            start = end = -1
+            for w in _WORD.finditer(text, sent.start, sent.end):
+                if start < 0:
+                    start, end = w.start(), w.end()
+                elif self.count_tokens(text[start : w.end()]) <= self.chunk_size:
+                    end = w.end()
+                else:
+                    units.append((start, end))
+                    start, end = w.start(), w.end()
+            if start >= 0:
+                units.append((start, end))
+        return units
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int, count_tokens: TokenCounter | None) -> Splitter:
+    """A sentence packer that measures size in the embedding model's tokens."""
+    return Splitter(chunk_size, chunk_overlap, count_tokens or _approx_tokens)
+
+
+def chunk_article(article: Article, splitter: Splitter) -> list[Chunk]:
     """Split one article into chunks whose text is exactly article.text[start:end]."""
     text = article.text
-    if not text.strip():
-        return []
-    nodes = splitter.get_nodes_from_documents([Document(text=text, id_=article.id)])
-    chunks: list[Chunk] = []
-    cursor = 0
-    for node in nodes:
-        body = node.get_content()
-        start = getattr(node, "start_char_idx", None)
-        if start is None or text[start : start + len(body)] != body:
-            # Defensive: never store a span that is not the article's own text.
-            start = text.find(body, cursor)
-            if start < 0:
-                raise ValueError(f"chunk of {article.id!r} is not a substring of the article")
-        end = start + len(body)
-        cursor = start + 1
-        n = len(chunks)
-        chunks.append(
-            Chunk(
-                id=Chunk.make_id(article.id, n),
-                article_id=article.id,
-                n=n,
-                text=body,
-                start=start,
-                end=end,
-                title=article.title,
-                source=article.source,
-                published=article.published,
-                language=article.language,
-                sentences=tuple(split_sentences(text, start, end)),
-            )
+    return [
+        Chunk(
+            id=Chunk.make_id(article.id, n),
+            article_id=article.id,
+            n=n,
+            text=text[start:end],
+            start=start,
+            end=end,
+            title=article.title,
+            source=article.source,
+            published=article.published,
+            language=article.language,
+            sentences=tuple(split_sentences(text, start, end)),
         )
-    return chunks
+        for n, (start, end) in enumerate(splitter.spans(text))
+    ]
 
 
 def embedding_text(chunk: Chunk, with_context: bool) -> tuple[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,7 @@ class Candidate:
     problem: tuple[str, str] | None = None  # (status, reason) when the file is skipped or failed
 
 
-def discover(
-    paths: Iterable[Path], max_bytes: int
-) -> tuple[list[Candidate], list[Path]]:
+def discover(paths: Iterable[Path], max_bytes: int) -> tuple[list[Candidate], list[Path]]:
     """Every file under `paths`, sorted, each hashed or with the reason it cannot be ingested."""
     out: list[Candidate] = []
     roots: list[Path] = []
@@ -32,7 +31,8 @@ def discover(
             files = sorted(
                 f for f in p.rglob("*") if not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
-            out.extend(_check(f, p, max_bytes) for f in files if f.is_file() or f.is_symlink())
+            # Everything but folders gets a status: FIFOs and sockets too, not silently left out.
+            out.extend(_check(f, p, max_bytes) for f in files if f.is_symlink() or not f.is_dir())
         elif p.exists() or p.is_symlink():
             roots.append(p)
             out.append(_check(p, p.parent, max_bytes))
@@ -44,7 +44,10 @@ def discover(
 def _check(path: Path, root: Path, max_bytes: int) -> Candidate:
     key = str(path)
     if path.is_symlink():
-        target = path.resolve()
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError) as exc:  # Python 3.11 raises RuntimeError on a symlink loop
+            return Candidate(path, key, root, problem=("failed", f"cannot resolve the symlink: {exc}"))
         if not target.is_relative_to(root.resolve()):
             return Candidate(
                 path, key, root, problem=("skipped", f"symlink points outside the corpus root ({target})")
@@ -60,7 +63,13 @@ def _check(path: Path, root: Path, max_bytes: int) -> Candidate:
             problem=("skipped", f"unsupported file type {path.suffix or '(none)'}; supported: {kinds}"),
         )
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # a FIFO would block the read forever; a socket or device is no article either
+            return Candidate(
+                path, key, root, problem=("failed", "not a regular file (FIFO, socket or device)")
+            )
+        size = info.st_size
         if size > max_bytes:
             return Candidate(
                 path, key, root,

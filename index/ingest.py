@@ -28,10 +28,11 @@ from rag.embedding import Embedder, load_embedder
 from rag.errors import ReadError, SkipFile
 from rag.lock import WriterLock
 from rag.settings import Settings
-from rag.storage import Storage, open_storage
+from rag.storage import Storage, check_model, open_storage
 from rag.types import Article, Chunk, FileStatus, IngestReport
 
 EMBED_GROUP = 1024  # texts per embedding call: large enough for length sorting to pay off
+CHUNKER = "sentences-v2"  # bump when chunk boundaries change, so stores built before are re-chunked
 
 
 @dataclass
@@ -56,6 +57,7 @@ def ingest_paths(
     """Ingest files and directories into the store of `settings.data_dir`."""
     t0 = time.perf_counter()
     with WriterLock(settings.data_dir):
+        check_model(settings)  # before loading the model: a mismatch is the error to report
         embedder = embedder or load_embedder(settings)
         storage = open_storage(settings, create=True, dim=embedder.dim)
         try:
@@ -83,7 +85,7 @@ def _run(
 ) -> list[FileStatus]:
     catalog = storage.catalog
     _reconcile(storage)
-    chunking = f"{settings.chunk_size}/{settings.chunk_overlap}/{int(settings.embed_context)}"
+    chunking = f"{CHUNKER}/{settings.chunk_size}/{settings.chunk_overlap}/{int(settings.embed_context)}"
     rechunk = catalog.get_meta("chunking") not in (None, chunking)
     manifest = catalog.files()
     statuses: list[FileStatus] = []
@@ -204,11 +206,9 @@ def _store_group(group: list[_Pending], storage: Storage, embedder: Embedder, se
         for aid, cs in p.chunks.items():
             new = {c.id for c in cs}
             stale.extend(i for i in old_ids[aid] if i not in new)
-    # Vectors first, then the catalog: a crash in between is redone by the next run.
+    # New vectors first, then the catalog, then the deletions: the catalog never names a vector that
+    # is gone, so a crash at any point leaves only orphan vectors, which the next run deletes.
     storage.vectors.upsert(chunks, vecs)
-    if stale:
-        storage.vectors.delete(stale)
-    storage.vectors.delete_articles(gone_articles)
     with catalog.transaction():
         for aid in gone_articles:
             catalog.delete_article(aid)
@@ -219,6 +219,9 @@ def _store_group(group: list[_Pending], storage: Storage, embedder: Embedder, se
                 catalog.put_article(a, p.path, [records[c.id] for c in p.chunks[a.id]])
             n = sum(len(c) for c in p.chunks.values()) + sum(_chunk_count(storage, a) for a in p.reused)
             catalog.put_file(FileEntry(p.path, p.content_hash, tuple(a.id for a in p.articles), n))
+    if stale:
+        storage.vectors.delete(stale)
+    storage.vectors.delete_articles(gone_articles)
 
 
 def _stored_chunk_ids(storage: Storage, article_id: str) -> list[str]:
@@ -231,11 +234,11 @@ def _chunk_count(storage: Storage, article_id: str) -> int:
 
 
 def _remove_file(storage: Storage, entry: FileEntry) -> None:
-    storage.vectors.delete_articles(list(entry.article_ids))
-    with storage.catalog.transaction():
+    with storage.catalog.transaction():  # catalog first: a crash before the vectors leaves orphans only
         for aid in entry.article_ids:
             storage.catalog.delete_article(aid)
         storage.catalog.delete_file(entry.path)
+    storage.vectors.delete_articles(list(entry.article_ids))
 
 
 def delete_article(article_id: str, settings: Settings) -> int:
@@ -244,7 +247,6 @@ def delete_article(article_id: str, settings: Settings) -> int:
         storage = open_storage(settings)
         try:
             n = _chunk_count(storage, article_id)
-            storage.vectors.delete_articles([article_id])
             with storage.catalog.transaction():
                 storage.catalog.delete_article(article_id)
                 for entry in storage.catalog.files().values():
@@ -255,6 +257,7 @@ def delete_article(article_id: str, settings: Settings) -> int:
                             storage.catalog.put_file(FileEntry(entry.path, "", rest, entry.chunks - n))
                         else:
                             storage.catalog.delete_file(entry.path)
+            storage.vectors.delete_articles([article_id])
             storage.rebuild_lexical()
             return n
         finally:
@@ -270,11 +273,16 @@ def _reconcile(storage: Storage) -> None:
         storage.vectors.delete(orphans)
     missing = in_catalog - in_chroma
     if missing:
-        broken = {cid.rsplit(":", 1)[0] for cid in missing}
+        # Forget these articles entirely (not just their files' hashes): an article whose stored text
+        # still matches its file would otherwise be reused as it is, its vectors still missing.
+        broken = sorted({cid.rsplit(":", 1)[0] for cid in missing})
         with storage.catalog.transaction():
+            for aid in broken:
+                storage.catalog.delete_article(aid)
             for entry in storage.catalog.files().values():
-                if broken & set(entry.article_ids):
+                if set(broken) & set(entry.article_ids):
                     storage.catalog.put_file(FileEntry(entry.path, "", entry.article_ids, entry.chunks))
+        storage.vectors.delete_articles(broken)
 
 
 def _under(key: str, root: Path) -> bool:

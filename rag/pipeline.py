@@ -200,8 +200,12 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
 
     >>> # pipeline = build_pipeline(Settings.from_env()); pipeline.ask("Who is Viktor Trehubov?").text
     """
-    embedder = embedder or load_embedder(settings)
-    storage = open_storage(settings)
+    storage = open_storage(settings)  # first: a missing index or another model is reported before loading one
+    try:
+        embedder = embedder or load_embedder(settings)
+    except BaseException:
+        storage.close()
+        raise
     return Pipeline(settings, storage, embedder)
 
 

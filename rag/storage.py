@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -84,18 +85,44 @@ def open_storage(settings: Settings, create: bool = False, dim: int | None = Non
         )
     catalog = Catalog(cat_path)
     built = catalog.get_meta("embed_model")
-    if built and built != settings.embed_model:
+    try:
+        _check_model(settings, built)
+    except ModelMismatchError:
         catalog.close()
-        raise ModelMismatchError(
-            f"the index in {settings.data_dir} was built with embedding model {built!r}, but "
-            f"{settings.embed_model!r} is configured. Set RAG_EMBED_MODEL={built} to use it, "
-            "or choose another --data-dir to build a new index."
-        )
+        raise
     vectors = VectorStore(settings, create=create, expected_dim=dim)
     if create and not built:
         catalog.set_meta("embed_model", settings.embed_model)
         catalog.set_meta("embed_runtime", settings.embed_runtime)
     return Storage(settings, catalog, vectors)
+
+
+def check_model(settings: Settings) -> None:
+    """Raise ModelMismatchError if the store was built with another embedding model.
+
+    Cheap (no model load, no Chroma): ingestion calls it before loading the configured model, so
+    a mismatch is reported as such and not as a failure to load a model the index cannot use.
+    """
+    cat_path = settings.data_dir / "catalog.sqlite"
+    if not cat_path.exists():
+        return
+    catalog = Catalog(cat_path, readonly=True)
+    try:
+        built = catalog.get_meta("embed_model")
+    except sqlite3.Error:  # a catalog without tables yet: nothing was built
+        built = None
+    finally:
+        catalog.close()
+    _check_model(settings, built)
+
+
+def _check_model(settings: Settings, built: str | None) -> None:
+    if built and built != settings.embed_model:
+        raise ModelMismatchError(
+            f"the index in {settings.data_dir} was built with embedding model {built!r}, but "
+            f"{settings.embed_model!r} is configured. Set RAG_EMBED_MODEL={built} to use it, "
+            "or choose another --data-dir to build a new index."
+        )
 
 
 def wipe(settings: Settings) -> None:

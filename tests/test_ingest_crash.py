@@ -1,0 +1,152 @@
+"""Crash safety: `rag ingest` killed with SIGKILL at any point; the next ingest completes the store.
+
+A real `rag ingest` subprocess is killed at several points: by time (during start-up, while
+embedding) and on events seen from outside (the first batch committed to the catalog; the BM25
+index being saved). The next ingest must then leave every chunk stored exactly once, the same
+chunks as a clean ingest of the same corpus, BM25 consistent with Chroma, and every article
+findable; and it must only embed what the killed run had not committed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from ingest_helpers import ROOT, VENV_BIN, assert_consistent, catalog_ids, make_settings, word, write_corpus
+
+from index.ingest import EMBED_GROUP, ingest_paths
+from rag.embedding import Embedder, load_embedder
+from rag.pipeline import build_pipeline
+from rag.settings import Settings
+from rag.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+N_ARTICLES = 150
+SENTENCES = 8
+CHUNK_SIZE = 32  # about one sentence a chunk: > EMBED_GROUP chunks, so a run commits in two batches
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return load_embedder(Settings.from_env({}))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("crash") / "corpus"
+    write_corpus(folder, N_ARTICLES, sentences=SENTENCES)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> set[str]:
+    """The chunk ids of a clean, uninterrupted ingest of the corpus."""
+    settings = make_settings(tmp_path_factory.mktemp("reference"), chunk_size=CHUNK_SIZE)
+    report = ingest_paths([corpus], settings, progress=False, embedder=embedder)
+    assert report.ok and report.articles_total == N_ARTICLES
+    assert report.chunks_total > EMBED_GROUP, "the corpus must need more than one batch"
+    storage = open_storage(settings)
+    try:
+        return set(catalog_ids(storage))
+    finally:
+        storage.close()
+
+
+def _catalog_chunks(data: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{data / 'catalog.sqlite'}?mode=ro", uri=True, timeout=0.1)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _bm25_saving(data: Path) -> bool:
+    root = data / "bm25"
+    try:
+        return any(p.name.startswith(".tmp-") for p in root.iterdir())
+    except OSError:
+        return False
+
+
+def _after(seconds: float) -> Callable[[Path, float], bool]:
+    return lambda _data, elapsed: elapsed >= seconds
+
+
+def _kill_when(corpus: Path, data: Path, when: Callable[[Path, float], bool]) -> float:
+    """Run `rag ingest` and SIGKILL it as soon as `when(data_dir, elapsed)` holds; returns the time."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "rag"), "ingest", str(corpus), "--data-dir", str(data),
+         "--chunk-size", str(CHUNK_SIZE), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+    )  # fmt: skip
+    t0 = time.monotonic()
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - t0
+            if when(data, elapsed):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            assert elapsed < 120, "the ingest neither finished nor reached the kill point"
+            time.sleep(0.002)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the run finished (rc {proc.returncode}) before the kill point"
+    )
+    return time.monotonic() - t0
+
+
+KILL_POINTS: dict[str, Callable[[Path, float], bool]] = {
+    "during start-up": _after(1.0),
+    "while embedding": _after(7.0),
+    "after the first batch is committed": lambda data, _t: _catalog_chunks(data) > 0,
+    "while BM25 is saved": lambda data, _t: _bm25_saving(data),
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_killed_ingest_is_completed_by_the_next_one(
+    point: str, corpus: Path, reference: set[str], tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = make_settings(tmp_path, chunk_size=CHUNK_SIZE)
+    _kill_when(corpus, settings.data_dir, KILL_POINTS[point])
+    committed = _catalog_chunks(settings.data_dir)
+    if point == "after the first batch is committed":
+        assert 0 < committed < len(reference)
+    if point == "while BM25 is saved":
+        assert committed == len(reference)
+
+    report = ingest_paths([corpus], settings, progress=False, embedder=embedder)
+    assert report.ok, [f for f in report.files if f.status == "failed"]
+    # only what the killed run had not committed is embedded again
+    assert report.texts_embedded == len(reference) - committed
+    assert assert_consistent(settings) == (N_ARTICLES, len(reference))
+    storage = open_storage(settings)
+    try:
+        assert set(catalog_ids(storage)) == reference
+    finally:
+        storage.close()
+
+    pipeline = build_pipeline(settings, embedder=embedder)
+    try:
+        for i in range(N_ARTICLES):
+            hits = pipeline.retriever.retrieve(f"{word(i)} harbour council", k=5).hits
+            assert f"art{i:03d}" in {h.chunk.article_id for h in hits}, (i, [h.chunk.id for h in hits])
+    finally:
+        pipeline.storage.close()
+    again = ingest_paths([corpus], settings, progress=False, embedder=embedder)
+    assert again.texts_embedded == 0 and again.count("unchanged") == N_ARTICLES
