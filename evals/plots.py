@@ -111,7 +111,15 @@ def sweep_chart(
         shown = name + (" (lower is better)" if name == "false_abstention_rate" else "")
         # Small vertical offsets keep identical lines (e.g. all at 1.0) apart.
         offset = (i - len(metrics) / 2) * 0.006
-        ax.plot(xs, [y + offset for y in ys], marker=markers[i % 6], color=colors[i % 6], label=shown, lw=1.6, ms=5)
+        ax.plot(
+            xs,
+            [y + offset for y in ys],
+            marker=markers[i % 6],
+            color=colors[i % 6],
+            label=shown,
+            lw=1.6,
+            ms=5,
+        )
     ax.set_xticks(xs, list(labels), rotation=25 if len(rows) > 4 else 0, ha="right" if len(rows) > 4 else "center",
                   fontsize=8)  # fmt: skip
     ax.set_ylim(-0.05, 1.08)

@@ -74,7 +74,9 @@ def test_latest_prefers_newer_articles(seed_pipeline: Pipeline, fusion: str) -> 
     settings = seed_pipeline.settings.replace(fusion=fusion)
     retriever = HybridRetriever(seed_pipeline.storage, seed_pipeline.embedder, settings)
     plain = retriever.retrieve("attacks on Kharkiv region", k=8)
-    recent = retriever.retrieve("latest attacks on Kharkiv region", k=8, question="What are the latest attacks on Kharkiv region?")
+    recent = retriever.retrieve(
+        "latest attacks on Kharkiv region", k=8, question="What are the latest attacks on Kharkiv region?"
+    )
     assert recent.intent.prefer_recent and not plain.intent.prefer_recent
 
     def best_rank(r: object, article: str) -> int:
