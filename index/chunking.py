@@ -39,9 +39,13 @@ class Splitter:
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of every chunk of `text`, in order."""
+        return [(s, e) for s, e, _ in self.plan(text)]
+
+    def plan(self, text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
+        """Every chunk as (start, end, its sentence spans); sentences are split once per article."""
         units = self._units(text)
         counts = [self.count_tokens(text[s:e]) for s, e in units]
-        out: list[tuple[int, int]] = []
+        out: list[tuple[int, int, list[tuple[int, int]]]] = []
         i = 0
         while i < len(units):
             j, total = i, counts[i]
@@ -51,7 +55,7 @@ class Splitter:
             # Unit counts add up exactly across whitespace; check the joined text all the same.
             while j > i and self.count_tokens(text[units[i][0] : units[j][1]]) > self.chunk_size:
                 j -= 1
-            out.append((units[i][0], units[j][1]))
+            out.append((units[i][0], units[j][1], units[i : j + 1]))
             if j + 1 >= len(units):
                 break
             i = self._next_start(i, j, counts)
@@ -110,21 +114,21 @@ def chunk_article(article: Article, splitter: Splitter) -> list[Chunk]:
             source=article.source,
             published=article.published,
             language=article.language,
-            sentences=tuple(split_sentences(text, start, end)),
+            sentences=tuple(Span(a, b) for a, b in sentences),
         )
-        for n, (start, end) in enumerate(splitter.spans(text))
+        for n, (start, end, sentences) in enumerate(splitter.plan(text))
     ]
 
 
 def embedding_text(chunk: Chunk, with_context: bool) -> tuple[str, int]:
     """What is embedded for a chunk, and the offset of the chunk text inside it.
 
-    Title and date give the model context; they are never part of the stored span.
+    The title gives the model context; it is never part of the stored span. The date is not
+    embedded: MiniLM cannot compare dates, filters and recency do, and it cost ~6 tokens a chunk.
     """
-    if not with_context:
+    if not with_context or not chunk.title:
         return chunk.text, 0
-    parts = [p for p in (chunk.title, chunk.published.isoformat() if chunk.published else None) if p]
-    prefix = (". ".join(parts) + ". ") if parts else ""
+    prefix = chunk.title.rstrip(".") + ". "
     return prefix + chunk.text, len(prefix)
 
 

@@ -13,7 +13,7 @@ records a file after its chunks are stored. BM25 is rebuilt from the catalog at 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from rag.storage import Storage, check_model, open_storage
 from rag.types import Article, Chunk, FileStatus, IngestReport
 
 EMBED_GROUP = 1024  # texts per embedding call: large enough for length sorting to pay off
-CHUNKER = "sentences-v2"  # bump when chunk boundaries change, so stores built before are re-chunked
+CHUNKER = "sentences-v3"  # bump when chunk boundaries change, so stores built before are re-chunked
 
 
 @dataclass
@@ -58,15 +58,22 @@ def ingest_paths(
     t0 = time.perf_counter()
     with WriterLock(settings.data_dir):
         check_model(settings)  # before loading the model: a mismatch is the error to report
-        embedder = embedder or load_embedder(settings)
-        storage = open_storage(settings, create=True, dim=embedder.dim)
+        storage = open_storage(settings, create=True, dim=embedder.dim if embedder else None)
+        loaded: list[Embedder] = [embedder] if embedder else []
+
+        def get_embedder() -> Embedder:
+            # The model loads only when something changed: an unchanged re-ingest never pays for it.
+            if not loaded:
+                loaded.append(load_embedder(settings))
+            return loaded[0]
+
         try:
-            before = embedder.texts_embedded
-            statuses = _run(paths, settings, storage, embedder, prune, progress)
+            before = embedder.texts_embedded if embedder else 0
+            statuses = _run(paths, settings, storage, get_embedder, prune, progress)
             articles, chunks = storage.catalog.counts()
             return IngestReport(
                 files=tuple(statuses),
-                texts_embedded=embedder.texts_embedded - before,
+                texts_embedded=(loaded[0].texts_embedded - before) if loaded else 0,
                 seconds=time.perf_counter() - t0,
                 chunks_total=chunks,
                 articles_total=articles,
@@ -79,7 +86,7 @@ def _run(
     paths: Sequence[Path],
     settings: Settings,
     storage: Storage,
-    embedder: Embedder,
+    get_embedder: Callable[[], Embedder],
     prune: bool,
     progress: bool,
 ) -> list[FileStatus]:
@@ -126,21 +133,22 @@ def _run(
             claimed[a.id] = cand.key
         pending.append(_Pending(cand.key, "updated" if old else "indexed", cand.content_hash, articles))
 
-    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap, embedder.token_counter())
-    for p in tqdm(pending, desc="chunking", unit="file", disable=not progress or len(pending) < 50):
-        for a in p.articles:
-            stored = catalog.article(a.id)
-            if (
-                stored is not None
-                and stored.content_hash == a.content_hash
-                and stored.text == a.text
-                and not rechunk
-            ):
-                p.reused.add(a.id)
-            else:
-                p.chunks[a.id] = chunk_article(a, splitter)
-
-    _embed_and_store(pending, storage, embedder, settings, progress)
+    if pending:
+        embedder = get_embedder()
+        splitter = make_splitter(settings.chunk_size, settings.chunk_overlap, embedder.token_counter())
+        for p in tqdm(pending, desc="chunking", unit="file", disable=not progress or len(pending) < 50):
+            for a in p.articles:
+                stored = catalog.article(a.id)
+                if (
+                    stored is not None
+                    and stored.content_hash == a.content_hash
+                    and stored.text == a.text
+                    and not rechunk
+                ):
+                    p.reused.add(a.id)
+                else:
+                    p.chunks[a.id] = chunk_article(a, splitter)
+        _embed_and_store(pending, storage, embedder, settings, progress)
     for p in pending:
         n = sum(len(c) for c in p.chunks.values()) + sum(_chunk_count(storage, a) for a in p.reused)
         statuses.append(FileStatus(p.path, p.status, None, tuple(a.id for a in p.articles), n))  # type: ignore[arg-type]
