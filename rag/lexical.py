@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -25,6 +26,14 @@ import numpy as np
 from rag.types import Filters
 
 STOPWORDS = "en"
+
+
+def _bm25s() -> Any:
+    """bm25s, imported on first use; it sets its own logger to DEBUG at import, which we undo."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 def fingerprint(chunk_ids: Iterable[str]) -> str:
@@ -65,7 +74,7 @@ class LexicalIndex:
 
         `fp` is the fingerprint to record (default: that of the chunk ids).
         """
-        import bm25s
+        bm25s = _bm25s()
 
         docs = []
         for cid, aid, _ in rows:
@@ -102,7 +111,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, root: Path) -> LexicalIndex | None:
-        import bm25s
+        bm25s = _bm25s()
 
         try:
             fp = (root / "CURRENT").read_text().strip()
@@ -115,7 +124,7 @@ class LexicalIndex:
 
     def search(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score), best first; only chunks that pass `filters`."""
-        import bm25s
+        bm25s = _bm25s()
 
         if not self.docs:
             return []

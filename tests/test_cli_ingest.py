@@ -56,7 +56,10 @@ def test_ingest_seed_corpus_twice_then_stats(tmp_path: Path) -> None:
     assert sorted(rows) == sorted(p.name for p in SEED.iterdir())
     assert all(status == "indexed" for status, _ in rows.values())
     assert "3 indexed" in first.stdout and "index: 3 articles" in first.stdout
-    assert "embedding" in first.stderr and "chunk/s" in first.stderr, "tqdm bar while embedding"
+    assert "embedding" in first.stderr and "file/s" in first.stderr and "chunks=" in first.stderr, (
+        "tqdm bar while embedding"
+    )
+    assert "DEBUG" not in first.stderr
 
     second = rag("ingest", SEED, "--data-dir", data)
     assert second.returncode == 0, second.stderr
