@@ -44,7 +44,7 @@ class Settings:
     # --- ingestion
     chunk_size: int = 128  # model tokens; MiniLM was trained on 128-token inputs (docs/evals.md)
     chunk_overlap: int = 0  # sentences are never cut, so overlap only duplicates work
-    embed_context: bool = True  # prefix the title to what is embedded, never to the stored span
+    embed_context: bool = True  # prefix title and date to what is embedded, never to the stored span
     max_file_bytes: int = 20 * 1024 * 1024
 
     # --- retrieval
