@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks: ingestion (bench.ingest) and query latency (bench.query)."""
