@@ -208,13 +208,13 @@ WORKERS = {
 
 
 # ---------------------------------------------------------------- orchestration
-def run_worker(kind: str, **spec: Any) -> dict[str, Any]:
-    """Run one worker in a fresh interpreter; its last stdout line is the JSON result."""
+def run_worker(kind: str, _module: str = "bench.ingest", **spec: Any) -> dict[str, Any]:
+    """Run one worker of `_module` in a fresh interpreter; its last stdout line is the JSON result."""
     spec = {"kind": kind, **spec}
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "ANONYMIZED_TELEMETRY": "False"}
     t = time.perf_counter()
     proc = subprocess.run(
-        [PYTHON, "-m", "bench.ingest", "--worker", json.dumps(spec)],
+        [PYTHON, "-m", _module, "--worker", json.dumps(spec)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

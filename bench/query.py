@@ -38,7 +38,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,19 +46,14 @@ from typing import Any
 import numpy as np
 
 from bench.corpus import EVENTS, FIRST, LAST, ORGS, REGIONS, ROLES, THINGS, TOWNS, generate, write_txt
-from bench.ingest import DEV_SET, cpu_seconds, machine, minilm_dir, peak_rss_mb
+from bench.ingest import DEV_SET, _settings, cpu_seconds, machine, minilm_dir, peak_rss_mb
+from bench.ingest import run_worker as run_worker_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CHUNKS_PER_ARTICLE = 7
 NOISE = 0.02
 NAIVE_COLLECTION = "naive"
-
-
-def _settings(data_dir: Path) -> Any:
-    from rag.settings import Settings
-
-    return Settings.from_env({}, data_dir=data_dir)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -395,20 +389,7 @@ WORKERS = {"ours": work_ours, "naive": work_naive}
 
 
 def run_worker(kind: str, **spec: Any) -> dict[str, Any]:
-    spec = {"kind": kind, **spec}
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "ANONYMIZED_TELEMETRY": "False"}
-    proc = subprocess.run(
-        [PYTHON, "-m", "bench.query", "--worker", json.dumps(spec)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise RuntimeError(f"worker {kind} failed with exit code {proc.returncode}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_worker_of(kind, _module="bench.query", **spec)
 
 
 def main(argv: list[str] | None = None) -> None:
