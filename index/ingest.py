@@ -222,8 +222,9 @@ def _store_group(group: list[_Pending], storage: Storage, embedder: Embedder, se
     old_ids = {a.id: _stored_chunk_ids(storage, a.id) for p in group for a in p.articles}
     stale: list[str] = []
     gone_articles: list[str] = []
+    manifest = catalog.files()  # once per group, not once per file
     for p in group:
-        prev = catalog.files().get(p.path)
+        prev = manifest.get(p.path)
         now = {a.id for a in p.articles}
         if prev:
             gone_articles.extend(a for a in prev.article_ids if a not in now)

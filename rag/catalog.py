@@ -69,6 +69,10 @@ class Catalog:
     def close(self) -> None:
         self.db.close()
 
+    def forget_cached(self) -> None:
+        """Drop cached articles, after another process may have rewritten them."""
+        self._article_cache.clear()
+
     # --- meta
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -191,7 +191,7 @@ class Pipeline:
 
     def refresh(self) -> None:
         """See what another process (an ingest, a delete) wrote since this pipeline opened."""
-        self.storage.catalog._article_cache.clear()
+        self.storage.catalog.forget_cached()
         self.storage.refresh()
 
 
