@@ -32,6 +32,7 @@ from evals.judge import judge_records, skip_reason
 from evals.questions import Question, load_questions
 from evals.report import write_reports
 from evals.scoring import score_question, summarise
+from rag.embedding import ingest_runtime
 from rag.errors import ConfigError
 from rag.settings import Settings
 from rag.types import IngestReport
@@ -67,6 +68,7 @@ class EvalResult:
 def index_key(corpus: Path, settings: Settings) -> str:
     """Hash of the corpus's absolute path and the index-shaping settings."""
     parts = {"corpus": str(corpus.resolve()), **{k: str(getattr(settings, k)) for k in INDEX_KEYS}}
+    parts["ingest_runtime"] = ingest_runtime(settings)  # resolved: "auto" differs between CPUs
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
