@@ -20,7 +20,8 @@ from rag.errors import ConfigError, RagError
 from rag.settings import Settings
 
 EPILOG = """environment: RAG_DATA_DIR, RAG_CHROMA_URL (a Chroma server; embedded when unset),
-RAG_EMBED_MODEL, RAG_EMBED_RUNTIME (onnx-int8|onnx|torch), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
+RAG_EMBED_MODEL, RAG_EMBED_RUNTIME (queries: onnx-int8|onnx|torch|torch-bf16),
+RAG_INGEST_RUNTIME (auto: torch-bf16 on CPUs with AMX-BF16, else RAG_EMBED_RUNTIME), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
 RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD.
 Flags win over the environment; the environment wins over defaults."""
 

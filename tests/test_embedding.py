@@ -1,4 +1,5 @@
-"""The embedding runtime against the real MiniLM model: ONNX fp32/int8 must agree with sentence-transformers."""
+"""The embedding runtime against the real MiniLM model: ONNX fp32/int8 and torch bf16 must agree
+with sentence-transformers fp32."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from rag import onnx_export
-from rag.embedding import Embedder, load_embedder
+from rag.embedding import Embedder, cpu_has_amx_bf16, ingest_runtime, load_embedder
 from rag.errors import ConfigError
 from rag.settings import DEFAULT_MODEL, PROJECT_ROOT, Settings
 
@@ -56,6 +57,11 @@ def onnx_emb() -> Embedder:
 @pytest.fixture(scope="session")
 def int8_emb() -> Embedder:
     return load_embedder(Settings(embed_runtime="onnx-int8"))
+
+
+@pytest.fixture(scope="session")
+def bf16_emb() -> Embedder:
+    return load_embedder(Settings(), "torch-bf16")
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,11 +121,27 @@ def test_progress_bar_counts_texts(int8_emb: Embedder, capsys: pytest.CaptureFix
     assert f"{len(SENTENCES)}/{len(SENTENCES)}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+@pytest.mark.slow
+def test_torch_bf16_matches_sentence_transformers(bf16_emb: Embedder, torch_emb: Embedder) -> None:
+    assert bf16_emb.runtime == "torch-bf16"
+    cos = _cos(bf16_emb.embed(SENTENCES), torch_emb.embed(SENTENCES))
+    assert cos.min() >= 0.999, cos  # measured 0.9999 mean on article text; int8 gets 0.99
+
+
+@pytest.mark.slow
+def test_torch_bf16_sentence_vectors_match_fp32(bf16_emb: Embedder, onnx_emb: Embedder) -> None:
+    spans = [_spans(PASSAGE)]
+    _, fp32 = onnx_emb.embed_with_spans([PASSAGE], spans)
+    vec, bf16 = bf16_emb.embed_with_spans([PASSAGE], spans)
+    assert vec.dtype == np.float32 and bf16[0].dtype == np.float32
+    assert _cos(bf16[0], fp32[0]).min() >= 0.999
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch", "torch-bf16"])
 def test_span_covering_whole_text_matches_text_vector(
-    runtime: str, onnx_emb: Embedder, torch_emb: Embedder
+    runtime: str, onnx_emb: Embedder, torch_emb: Embedder, bf16_emb: Embedder
 ) -> None:
-    emb = onnx_emb if runtime == "onnx" else torch_emb
+    emb = {"onnx": onnx_emb, "torch": torch_emb, "torch-bf16": bf16_emb}[runtime]
     vectors, span_vectors = emb.embed_with_spans([PASSAGE], [[(0, len(PASSAGE))]])
     assert _cos(vectors[0], emb.embed_query(PASSAGE)) > 0.9999
     assert _cos(span_vectors[0][0], vectors[0]) > 0.99
@@ -184,7 +206,7 @@ def test_atomic_path_leaves_nothing_when_writing_fails(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+@pytest.mark.parametrize("runtime", ["onnx", "torch", "torch-bf16"])
 def test_unknown_model_offline_raises_config_error(
     runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -240,3 +262,45 @@ def test_fresh_export_offline_then_query_process_without_torch(tmp_path: Path) -
         cache,
     )
     assert out.split() == ["(1,", "384)", "False", "False"]
+
+
+@pytest.mark.slow
+def test_torch_bf16_is_saved_once_then_loads_without_sentence_transformers(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    code = (
+        "e = load_embedder(Settings(model_cache_dir=cache), 'torch-bf16')\n"
+        "print(e.embed(['Rates rose.']).shape, 'sentence_transformers' in sys.modules)\n"
+    )
+    assert _run(code, cache).split() == ["(1,", "384)", "True"]  # first use: export and save
+    saved = cache / "sentence-transformers__all-MiniLM-L6-v2" / onnx_export.TORCH_BF16_DIR
+    assert (saved / "config.json").exists()
+    weights = sum(p.stat().st_size for p in saved.glob("*.safetensors"))
+    assert 40e6 < weights < 50e6  # 22.7M parameters at 2 bytes: saved in bf16, not fp32
+    assert not list(saved.parent.glob(".*tmp*"))  # the temporary directory was moved into place
+    assert _run(code, cache).split() == ["(1,", "384)", "False"]  # later: transformers alone
+
+
+def _cpuinfo(tmp_path: Path, flags: str) -> Path:
+    path = tmp_path / "cpuinfo"
+    path.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n\n")
+    return path
+
+
+def test_amx_bf16_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
+    assert cpu_has_amx_bf16(_cpuinfo(tmp_path, "fpu sse avx2 avx512_bf16 amx_bf16 amx_tile amx_int8"))
+    # avx512_bf16 alone is not enough: design.md measured emulated-speed bf16 there (slower than int8)
+    assert not cpu_has_amx_bf16(_cpuinfo(tmp_path, "fpu sse avx2 avx512f avx512_bf16 avx512_vnni"))
+    assert not cpu_has_amx_bf16(tmp_path / "missing")
+
+
+def test_ingest_runtime_auto_follows_the_cpu_and_explicit_values_win() -> None:
+    auto = Settings()
+    assert auto.ingest_runtime == "auto"
+    assert ingest_runtime(auto, amx_bf16=True) == "torch-bf16"
+    assert ingest_runtime(auto, amx_bf16=False) == "onnx-int8"  # the query runtime
+    assert ingest_runtime(Settings(embed_runtime="onnx"), amx_bf16=False) == "onnx"
+    for value in ("onnx-int8", "torch"):
+        assert ingest_runtime(Settings(ingest_runtime=value), amx_bf16=True) == value
+    assert Settings.from_env({"RAG_INGEST_RUNTIME": "torch-bf16"}).ingest_runtime == "torch-bf16"
+    with pytest.raises(ConfigError, match="RAG_INGEST_RUNTIME"):
+        Settings.from_env({"RAG_INGEST_RUNTIME": "gpu"})

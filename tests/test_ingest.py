@@ -403,3 +403,19 @@ def test_article_and_chunk_ids_are_stable(tmp_path: Path, embedder: Embedder) ->
     assert ids[0] == ids[1]
     assert ids[0][0] == ["art000", "art001", "art002"]
     assert all(cid.split(":")[0] in ids[0][0] and cid.split(":")[1].isdigit() for cid in ids[0][1])
+
+
+def test_chunks_embedded_with_torch_bf16_are_found_by_int8_queries(tmp_path: Path) -> None:
+    """Ingest loads its own model (torch-bf16 here); queries embed with onnx-int8: same vector space."""
+    paths = write_corpus(tmp_path / "corpus", 4)
+    settings = make_settings(tmp_path, ingest_runtime="torch-bf16")
+    report = ingest_paths([tmp_path / "corpus"], settings, progress=False)
+    assert report.ok and report.texts_embedded == report.chunks_total > 0
+    assert_consistent(settings)
+    pipeline = build_pipeline(settings)
+    storage = pipeline.retriever.storage
+    assert pipeline.embedder.runtime == "onnx-int8"
+    for i in range(len(paths)):
+        qvec = pipeline.embedder.embed_query(f"Title {i} about {word(i)}: the harbour council's berths")
+        ((cid, _),) = storage.vectors.query(qvec, 1, None)  # dense only: BM25 would find the word alone
+        assert storage.catalog.chunk_records([cid])[cid].chunk.article_id == f"art{i:03d}"
