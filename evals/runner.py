@@ -68,8 +68,14 @@ class EvalResult:
 def index_key(corpus: Path, settings: Settings) -> str:
     """Hash of the corpus's absolute path and the index-shaping settings."""
     parts = {"corpus": str(corpus.resolve()), **{k: str(getattr(settings, k)) for k in INDEX_KEYS}}
-    parts["ingest_runtime"] = ingest_runtime(settings)  # resolved: "auto" differs between CPUs
+    # resolved: "auto" differs between CPUs and corpus sizes
+    parts["ingest_runtime"] = ingest_runtime(settings, _corpus_bytes(corpus))
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _corpus_bytes(corpus: Path) -> int:
+    files = [corpus] if corpus.is_file() else [p for p in corpus.rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files)
 
 
 def eval_settings(corpus: Path, settings: Settings) -> Settings:

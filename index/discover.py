@@ -17,6 +17,7 @@ class Candidate:
     key: str  # the manifest key: the absolute path as given (symlinks not resolved)
     root: Path
     content_hash: str = ""
+    size: int = 0  # bytes
     problem: tuple[str, str] | None = None  # (status, reason) when the file is skipped or failed
 
 
@@ -78,4 +79,4 @@ def _check(path: Path, root: Path, max_bytes: int) -> Candidate:
         data = path.read_bytes()
     except OSError as exc:
         return Candidate(path, key, root, problem=("failed", f"cannot read the file: {exc.strerror or exc}"))
-    return Candidate(path, key, root, content_hash=hashlib.sha256(data).hexdigest())
+    return Candidate(path, key, root, content_hash=hashlib.sha256(data).hexdigest(), size=len(data))

@@ -62,12 +62,13 @@ def ingest_paths(
         storage = open_storage(settings, create=True, dim=embedder.dim if embedder else None)
         loader = _ModelLoader(settings, embedder)
         try:
-            before = embedder.texts_embedded if embedder else 0
-            statuses = _run(paths, settings, storage, loader, prune, progress)
+            statuses, embedded = _run(paths, settings, storage, loader, prune, progress)
             articles, chunks = storage.catalog.counts()
+            used = loader.get() if loader.started else None
             return IngestReport(
                 files=tuple(statuses),
-                texts_embedded=(loader.get().texts_embedded - before) if loader.started else 0,
+                texts_embedded=embedded,  # counted here: a cached embedder may serve others too
+                embed_runtime=used.runtime if used else None,
                 seconds=time.perf_counter() - t0,
                 chunks_total=chunks,
                 articles_total=articles,
@@ -85,6 +86,7 @@ class _ModelLoader:
 
     def __init__(self, settings: Settings, embedder: Embedder | None) -> None:
         self._settings = settings
+        self.workload_bytes: int | None = None  # bytes of changed files, known after the scan
         self._future: Future[Embedder] | None = None
         if embedder is not None:
             self._future = Future()
@@ -97,7 +99,7 @@ class _ModelLoader:
     def start(self) -> None:
         if self._future is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load")
-            runtime = ingest_runtime(self._settings)
+            runtime = ingest_runtime(self._settings, self.workload_bytes)
             self._future = pool.submit(load_embedder, self._settings, runtime)
             pool.shutdown(wait=False)
 
@@ -114,13 +116,14 @@ def _run(
     loader: _ModelLoader,
     prune: bool,
     progress: bool,
-) -> list[FileStatus]:
+) -> tuple[list[FileStatus], int]:
     catalog = storage.catalog
     _reconcile(storage)
     chunking = f"{CHUNKER}/{settings.chunk_size}/{settings.chunk_overlap}/{int(settings.embed_context)}"
     rechunk = catalog.get_meta("chunking") not in (None, chunking)
     manifest = catalog.files()
     statuses: list[FileStatus] = []
+    embedded = 0
     pending: list[_Pending] = []
     seen: set[str] = set()
     claimed: dict[str, str] = {}  # article id -> file that provides it in this run
@@ -129,6 +132,12 @@ def _run(
             claimed.setdefault(aid, entry.path)
 
     candidates, roots = discover(paths, settings.max_file_bytes)
+    loader.workload_bytes = sum(
+        c.size
+        for c in candidates
+        if c.problem is None
+        and (rechunk or c.key not in manifest or manifest[c.key].content_hash != c.content_hash)
+    )
     for cand in tqdm(candidates, desc="scanning", unit="file", disable=not progress or len(candidates) < 50):
         seen.add(cand.key)
         if cand.problem is not None:
@@ -171,7 +180,7 @@ def _run(
                     and not rechunk
                 ):
                     p.reused.add(a.id)
-        _embed_and_store(pending, storage, embedder, settings, progress)
+        embedded = _embed_and_store(pending, storage, embedder, settings, progress)
     for p in pending:
         n = sum(len(c) for c in p.chunks.values()) + sum(_chunk_count(storage, a) for a in p.reused)
         statuses.append(FileStatus(p.path, p.status, None, tuple(a.id for a in p.articles), n))  # type: ignore[arg-type]
@@ -190,13 +199,13 @@ def _run(
     else:
         _ = storage.lexical  # rebuilds only if inconsistent (e.g. after a crash)
     catalog.set_meta(DIRTY, "0")  # the run completed: the next one may skip the full reconcile
-    return statuses
+    return statuses, embedded
 
 
 def _embed_and_store(
     pending: list[_Pending], storage: Storage, embedder: Embedder, settings: Settings, progress: bool
-) -> None:
-    """Chunk in a background thread while the model embeds the previous group.
+) -> int:
+    """Chunk in a background thread while the model embeds the previous group; returns texts embedded.
 
     onnxruntime releases the GIL while it runs and left ~0.5 of the 2 cores idle, so chunking
     (pure Python) overlaps with inference instead of preceding it. Groups are still embedded and
@@ -228,6 +237,7 @@ def _embed_and_store(
         bar.set_postfix(chunks=done + size, refresh=False)
         bar.update(len(group))
     bar.close()
+    return done + size
 
 
 def _store_group(group: list[_Pending], storage: Storage, embedder: Embedder, settings: Settings) -> None:

@@ -26,6 +26,9 @@ from rag import onnx_export
 from rag.settings import EMBED_RUNTIMES, Settings
 
 RUNTIMES = EMBED_RUNTIMES
+# Below this much changed text, "auto" ingests with the query runtime: 20 articles (70 kB) took
+# 10.6 s with torch-bf16 against 4.6-6.7 s with int8; 300 articles (1.1 MB) 22 s against 35 s.
+BF16_MIN_BYTES = 1_000_000
 
 
 class TokenModel(Protocol):
@@ -225,16 +228,16 @@ class TorchTokenModel:
     model that cannot be traced runs eagerly.
     """
 
-    def __init__(self, model: Any, inputs: Sequence[str], fuse: bool = False) -> None:
+    def __init__(self, model: Any, inputs: Sequence[str], fuse_batch: int | None = None) -> None:
         self._model = model
         self._inputs = list(inputs)
-        self._fuse = fuse
+        self._fuse_batch = fuse_batch  # only full batches run fused: fewer shapes to compile
         self._traced: Any = None
 
     @property
     def pad_multiple(self) -> int:
         """Batches are padded to a multiple of 16 tokens when fused: each new shape is compiled once."""
-        return 16 if self._fuse else 1
+        return 16 if self._fuse_batch else 1
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token embeddings of one padded batch."""
@@ -242,10 +245,10 @@ class TorchTokenModel:
 
         available = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feed = [torch.from_numpy(available[k]) for k in self._inputs]
-        if self._fuse:
+        if self._fuse_batch == len(ids):
             if self._traced is None:
                 self._traced = _trace(self._model, self._inputs, feed)
-                self._fuse = self._traced is not None
+                self._fuse_batch = None if self._traced is None else self._fuse_batch
             if self._traced is not None:
                 with torch.no_grad():
                     return np.asarray(self._traced(*feed).float().numpy())
@@ -288,15 +291,20 @@ def cpu_has_amx_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return False
 
 
-def ingest_runtime(settings: Settings, amx_bf16: bool | None = None) -> str:
-    """The runtime that ingestion embeds with.
+def ingest_runtime(
+    settings: Settings, workload_bytes: int | None = None, amx_bf16: bool | None = None
+) -> str:
+    """The runtime that ingestion embeds `workload_bytes` of changed files with (None: a large amount).
 
-    "auto" picks torch-bf16 where the CPU has AMX-BF16: there it ran 2.3x the int8 ONNX throughput
-    with cosine 0.9999 to fp32 (int8: 0.99). Without AMX, bf16 is emulated and slower than int8
-    (design.md measured ~35 texts/s against ~38), so auto keeps embed_runtime.
+    "auto" picks torch-bf16 where the CPU has AMX-BF16 and the work is at least BF16_MIN_BYTES:
+    there it embedded 1.6-1.8x as fast as int8 ONNX, cosine 0.9999 to fp32 (int8: 0.99), but it
+    costs ~5 s more to start (torch, then one compile per batch shape). Without AMX, bf16 is
+    emulated and slower than int8 (design.md: ~35 against ~38 texts/s), so auto keeps embed_runtime.
     """
     if settings.ingest_runtime != "auto":
         return settings.ingest_runtime
+    if workload_bytes is not None and workload_bytes < BF16_MIN_BYTES:
+        return settings.embed_runtime
     has_amx = cpu_has_amx_bf16() if amx_bf16 is None else amx_bf16
     return "torch-bf16" if has_amx else settings.embed_runtime
 
@@ -336,7 +344,8 @@ def _load(model_name: str, runtime: str, threads: int, cache_root: Path, batch_s
         dim=int(meta["dim"]), max_seq_length=int(meta["max_seq_length"]), pooling=meta["pooling"]
     )
     if runtime == "torch-bf16":
-        token_model = TorchTokenModel(onnx_export.load_torch_bf16(path, threads), meta["inputs"], fuse=True)
+        model = onnx_export.load_torch_bf16(path, threads)
+        token_model = TorchTokenModel(model, meta["inputs"], fuse_batch=batch_size)
     else:
         token_model = OnnxTokenModel(path, threads)
     tokenizer = Tokenizer.from_file(str(out_dir / onnx_export.TOKENIZER_FILE))

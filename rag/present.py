@@ -53,7 +53,9 @@ def format_ingest(report: IngestReport) -> str:
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     lines.append("")
     lines.append(
-        f"{summary or 'no files'} · {report.texts_embedded} chunks embedded · "
+        f"{summary or 'no files'} · {report.texts_embedded} chunks embedded"
+        + (f" ({report.embed_runtime})" if report.embed_runtime and report.texts_embedded else "")
+        + " · "
         f"index: {report.articles_total} articles, {report.chunks_total} chunks · {report.seconds:.1f} s"
     )
     return "\n".join(lines)

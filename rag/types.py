@@ -270,6 +270,7 @@ class IngestReport:
     seconds: float
     chunks_total: int
     articles_total: int
+    embed_runtime: str | None = None  # what embedded this run's chunks; None when nothing was embedded
 
     def count(self, status: FileStatusName) -> int:
         return sum(1 for f in self.files if f.status == status)

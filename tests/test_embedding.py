@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rag import onnx_export
-from rag.embedding import Embedder, cpu_has_amx_bf16, ingest_runtime, load_embedder
+from rag.embedding import BF16_MIN_BYTES, Embedder, cpu_has_amx_bf16, ingest_runtime, load_embedder
 from rag.errors import ConfigError
 from rag.settings import DEFAULT_MODEL, PROJECT_ROOT, Settings
 
@@ -301,6 +301,10 @@ def test_ingest_runtime_auto_follows_the_cpu_and_explicit_values_win() -> None:
     assert ingest_runtime(Settings(embed_runtime="onnx"), amx_bf16=False) == "onnx"
     for value in ("onnx-int8", "torch"):
         assert ingest_runtime(Settings(ingest_runtime=value), amx_bf16=True) == value
+    # small work is not worth torch's start-up: the query runtime embeds it
+    assert ingest_runtime(auto, BF16_MIN_BYTES - 1, amx_bf16=True) == "onnx-int8"
+    assert ingest_runtime(auto, BF16_MIN_BYTES, amx_bf16=True) == "torch-bf16"
+    assert ingest_runtime(Settings(ingest_runtime="torch-bf16"), 10, amx_bf16=False) == "torch-bf16"
     assert Settings.from_env({"RAG_INGEST_RUNTIME": "torch-bf16"}).ingest_runtime == "torch-bf16"
     with pytest.raises(ConfigError, match="RAG_INGEST_RUNTIME"):
         Settings.from_env({"RAG_INGEST_RUNTIME": "gpu"})

@@ -411,6 +411,7 @@ def test_chunks_embedded_with_torch_bf16_are_found_by_int8_queries(tmp_path: Pat
     settings = make_settings(tmp_path, ingest_runtime="torch-bf16")
     report = ingest_paths([tmp_path / "corpus"], settings, progress=False)
     assert report.ok and report.texts_embedded == report.chunks_total > 0
+    assert report.embed_runtime == "torch-bf16"
     assert_consistent(settings)
     pipeline = build_pipeline(settings)
     storage = pipeline.retriever.storage
@@ -419,3 +420,13 @@ def test_chunks_embedded_with_torch_bf16_are_found_by_int8_queries(tmp_path: Pat
         qvec = pipeline.embedder.embed_query(f"Title {i} about {word(i)}: the harbour council's berths")
         ((cid, _),) = storage.vectors.query(qvec, 1, None)  # dense only: BM25 would find the word alone
         assert storage.catalog.chunk_records([cid])[cid].chunk.article_id == f"art{i:03d}"
+
+
+def test_auto_runtime_embeds_a_small_change_with_the_query_runtime(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "corpus", 3)
+    settings = make_settings(tmp_path)  # ingest_runtime "auto"
+    first = ingest_paths([tmp_path / "corpus"], settings, progress=False)
+    assert first.texts_embedded > 0
+    assert first.embed_runtime == settings.embed_runtime == "onnx-int8"  # a few kB: no torch start-up
+    again = ingest_paths([tmp_path / "corpus"], settings, progress=False)
+    assert (again.texts_embedded, again.embed_runtime) == (0, None)  # nothing changed, no model loaded
