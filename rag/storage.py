@@ -89,13 +89,18 @@ class Storage:
         self.catalog.close()
 
 
+def store_exists(settings: Settings) -> bool:
+    """Whether `settings.data_dir` holds a store (its catalog), without opening anything."""
+    return (settings.data_dir / "catalog.sqlite").exists()
+
+
 def open_storage(settings: Settings, create: bool = False, dim: int | None = None) -> Storage:
     """Open (or with create=True, create) the store of `settings.data_dir`.
 
     >>> # storage = open_storage(Settings.from_env(), create=True, dim=384)
     """
     cat_path = settings.data_dir / "catalog.sqlite"
-    if not create and not cat_path.exists():
+    if not create and not store_exists(settings):
         raise StoreError(
             f"no index in {settings.data_dir}. Run `rag ingest PATH` first (e.g. `rag ingest data/corpus`)."
         )
