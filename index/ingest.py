@@ -226,7 +226,13 @@ def _embed_and_store(
     (pure Python) overlaps with inference instead of preceding it. Groups are still embedded and
     written one after another, in file order: crash safety is unchanged.
     """
-    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap, embedder.token_counter())
+    splitter = make_splitter(
+        settings.chunk_size,
+        settings.chunk_overlap,
+        embedder.token_counter(),
+        embedder.count_tokens_many,
+        additive=embedder.tokens_split_at_whitespace,
+    )
 
     def chunk(p: _Pending) -> _Pending:
         for a in p.articles:

@@ -26,6 +26,8 @@ from rag import onnx_export
 from rag.settings import EMBED_RUNTIMES, Settings
 
 RUNTIMES = EMBED_RUNTIMES
+# Pre-tokenizers that split at every whitespace: no token ever spans one.
+_WHITESPACE_PRE_TOKENIZERS = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
 # Below this much changed text, "auto" ingests with the query runtime: 20 articles (70 kB) took
 # 10.6 s with torch-bf16 against 4.6-6.7 s with int8; 300 articles (1.1 MB) 22 s against 35 s.
 BF16_MIN_BYTES = 1_000_000
@@ -86,6 +88,20 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         """Model tokens in `text`, without special tokens and without truncation."""
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """`count_tokens` of each text, in one tokenizer call (~5x cheaper than one call each)."""
+        if not texts:
+            return []
+        return [len(e) for e in self._counter.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    @property
+    def tokens_split_at_whitespace(self) -> bool:
+        """Whether no token spans whitespace (WordPiece and whitespace pre-tokenizers), so the token
+        count of texts joined by whitespace is the sum of their counts."""
+        pre = json.loads(self._counter.to_str()).get("pre_tokenizer") or {}
+        parts = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+        return any(p.get("type") in _WHITESPACE_PRE_TOKENIZERS for p in parts)
 
     def token_counter(self) -> Callable[[str], int]:
         """`count_tokens` as a plain function, for the chunker."""

@@ -24,7 +24,15 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="module")
 def splitter(embedder: Embedder) -> Splitter:
-    return make_splitter(CHUNK_SIZE, 0, embedder.token_counter())
+    """As ingestion builds it: tokens counted a batch at a time, chunks not recounted."""
+    return _batched(embedder, 0)
+
+
+def _batched(embedder: Embedder, overlap: int) -> Splitter:
+    assert embedder.tokens_split_at_whitespace, "MiniLM's WordPiece never makes a token across a space"
+    return make_splitter(
+        CHUNK_SIZE, overlap, embedder.token_counter(), embedder.count_tokens_many, additive=True
+    )
 
 
 def _article(text: str, title: str | None = "A title", published: date | None = date(2024, 3, 1)) -> Article:
@@ -87,7 +95,27 @@ TEXTS = st.lists(_PIECES, min_size=1, max_size=25).map("".join)
 
 @pytest.fixture(scope="module")
 def overlap_splitter(embedder: Embedder) -> Splitter:
-    return make_splitter(CHUNK_SIZE, 10, embedder.token_counter())
+    return _batched(embedder, 10)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS, overlap=st.sampled_from([0, 10]))
+@example(text="averyveryveryveryveryveryveryverylongwordwithoutanyspacesatallinsideit" * 3, overlap=0)
+@example(text="word " * 30 + "The council met on Monday. " * 5, overlap=10)
+@example(text="ab" * 700 + " end.", overlap=0)  # a hard cut inside a 1,400-character word
+def test_batch_counting_chunks_exactly_as_counting_one_text_at_a_time(
+    text: str, overlap: int, embedder: Embedder
+) -> None:
+    one_by_one = make_splitter(CHUNK_SIZE, overlap, embedder.token_counter())
+    batched = make_splitter(CHUNK_SIZE, overlap, embedder.token_counter(), embedder.count_tokens_many)
+    assert batched.plan(text) == one_by_one.plan(text)
+    assert _batched(embedder, overlap).plan(text) == one_by_one.plan(text)
+
+
+def test_batch_counts_equal_single_counts(embedder: Embedder) -> None:
+    texts = ["Kupiansk is under fire.", "", "  • A bullet", "Привет, мир!", "x" * 300]
+    assert embedder.count_tokens_many(texts) == [embedder.count_tokens(t) for t in texts]
+    assert embedder.count_tokens_many([]) == []
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
