@@ -39,8 +39,9 @@ class Settings:
     # "onnx-int8" (default, measured in docs/benchmarks.md), "onnx" (fp32), "torch" (sentence-transformers)
     # or "torch-bf16"; queries use it, and so does ingestion unless ingest_runtime says otherwise
     embed_runtime: str = "onnx-int8"
-    # What `rag ingest` embeds with: "auto" picks torch-bf16 where the CPU has AMX-BF16 (2.3x the
-    # int8 ONNX throughput there, cosine 0.9999 with fp32; docs/benchmarks.md), else embed_runtime.
+    # What `rag ingest` embeds with: "auto" picks torch-bf16 where the CPU has AMX-BF16 and >= 1 MB
+    # changed (~2x the int8 ONNX ingest there, cosine 0.9999 with fp32; docs/benchmarks.md), else
+    # embed_runtime.
     ingest_runtime: str = "auto"
     embed_batch_size: int = 32
     model_cache_dir: Path = Path(os.path.expanduser("~/.cache/rag-news"))
