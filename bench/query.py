@@ -154,11 +154,11 @@ def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str,
                 text += "\n\n"
             start = len(text)
             spans = []
-            for s in sents:
+            for sent in sents:
                 if len(text) > start:
                     text += " "
-                spans.append(Span(len(text), len(text) + len(s)))
-                text += s
+                spans.append(Span(len(text), len(text) + len(sent)))
+                text += sent
             chunk_objs.append(((start, len(text), tuple(spans)), vec, svecs))
         title = f"{tmpl.title} ({j})"
         art = Article(aid, title, text, tmpl.source, tmpl.published, "en", None, None, f"syn-{j}")
@@ -191,22 +191,22 @@ def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str,
     t = time.perf_counter()
     storage.rebuild_lexical()
     info["bm25_rebuild_seconds"] = time.perf_counter() - t
-    a, c = cat.counts()
+    n_art, n_chunks = cat.counts()
     info["ours"] = {
-        "articles": a,
-        "chunks": c,
+        "articles": n_art,
+        "chunks": n_chunks,
         "vectors": storage.vectors.count(),
         "disk_mb": storage.disk_bytes() / 1e6,
     }
     print(
-        f"ours: {a} articles, {c} chunks, {info['ours']['vectors']} vectors; BM25 {info['bm25_rebuild_seconds']:.0f} s",
+        f"ours: {n_art} articles, {n_chunks} chunks, {info['ours']['vectors']} vectors; BM25 {info['bm25_rebuild_seconds']:.0f} s",
         flush=True,
     )
 
     # The naive copy: same ids, texts and vectors, Chroma defaults, through ChromaVectorStore.add.
     import chromadb
     from chromadb.config import Settings as ChromaSettings
-    from llama_index.core.schema import TextNode
+    from llama_index.core.schema import BaseNode, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     t = time.perf_counter()
@@ -216,15 +216,15 @@ def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str,
     store = ChromaVectorStore(chroma_collection=client.get_or_create_collection(NAIVE_COLLECTION))
     all_ids = sorted(cat.chunk_ids())
     for i in range(0, len(all_ids), 5000):
-        recs = cat.chunk_records(all_ids[i : i + 5000])
-        nodes = [
+        by_id = cat.chunk_records(all_ids[i : i + 5000])
+        nodes: list[BaseNode] = [
             TextNode(
                 id_=cid,
                 text=r.chunk.text,
                 embedding=r.vec.astype(np.float32).tolist(),
                 metadata={"article_id": r.chunk.article_id},
             )
-            for cid, r in recs.items()
+            for cid, r in by_id.items()
         ]
         store.add(nodes)
     info["naive"] = {

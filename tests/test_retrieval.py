@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from llama_index.core.schema import TextNode
 
 from rag.llama_adapter import CitedQueryEngine, HybridLlamaRetriever
 from rag.pipeline import Pipeline
@@ -137,6 +138,7 @@ def test_llama_index_retriever_and_query_engine(seed_pipeline: Pipeline) -> None
     nodes = HybridLlamaRetriever(seed_pipeline, k=3).retrieve("Who is Viktor Trehubov?")
     assert len(nodes) == 3 and nodes[0].node.metadata["article_id"] == KYIV_INDEPENDENT
     text_node = nodes[0].node
+    assert isinstance(text_node, TextNode)
     article = seed_pipeline.article(KYIV_INDEPENDENT)
     assert article is not None
     assert article.text[text_node.start_char_idx : text_node.end_char_idx] == text_node.get_content()
