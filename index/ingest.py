@@ -60,14 +60,14 @@ def ingest_paths(
     with WriterLock(settings.data_dir):
         check_model(settings)  # before loading the model: a mismatch is the error to report
         loader = _ModelLoader(settings, embedder)
+        candidates, roots = discover(paths, settings.max_file_bytes)
         if not store_exists(settings):
-            # A new store: every file is new, so the model can load while Chroma opens and files
-            # are hashed (~3 s of a 2,000-article ingest).
-            loader.workload_bytes = _total_bytes(paths)
-            loader.start()
+            # A new store: every file is new, so the model can load while Chroma opens (~3 s of
+            # a 2,000-article ingest).
+            loader.start(sum(c.size for c in candidates if c.problem is None))
         storage = open_storage(settings, create=True, dim=embedder.dim if embedder else None)
         try:
-            statuses, embedded = _run(paths, settings, storage, loader, prune, progress)
+            statuses, embedded = _run(candidates, roots, settings, storage, loader, prune, progress)
             articles, chunks = storage.catalog.counts()
             used = loader.get() if loader.started else None
             return IngestReport(
@@ -82,16 +82,6 @@ def ingest_paths(
             storage.close()
 
 
-def _total_bytes(paths: Sequence[Path]) -> int:
-    """Bytes of the files under `paths` (a first estimate of the work, before hashing)."""
-    total = 0
-    for p in map(Path, paths):
-        files = p.rglob("*") if p.is_dir() else [p]
-        # A missing path is reported by discover(); here it only counts as no work.
-        total += sum(f.stat().st_size for f in files if f.is_file())
-    return total
-
-
 class _ModelLoader:
     """Loads the embedder in a background thread from the first changed file on.
 
@@ -101,7 +91,6 @@ class _ModelLoader:
 
     def __init__(self, settings: Settings, embedder: Embedder | None) -> None:
         self._settings = settings
-        self.workload_bytes: int | None = None  # bytes of changed files, known after the scan
         self._future: Future[Embedder] | None = None
         if embedder is not None:
             self._future = Future()
@@ -111,21 +100,22 @@ class _ModelLoader:
     def started(self) -> bool:
         return self._future is not None
 
-    def start(self) -> None:
+    def start(self, workload_bytes: int) -> None:
+        """Start loading the model that suits `workload_bytes` of changed files (once)."""
         if self._future is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-load")
-            runtime = ingest_runtime(self._settings, self.workload_bytes)
+            runtime = ingest_runtime(self._settings, workload_bytes)
             self._future = pool.submit(load_embedder, self._settings, runtime)
             pool.shutdown(wait=False)
 
     def get(self) -> Embedder:
-        self.start()
-        assert self._future is not None
+        assert self._future is not None, "start() comes first"
         return self._future.result()  # re-raises a load error (e.g. a missing model) here
 
 
 def _run(
-    paths: Sequence[Path],
+    candidates: list[Candidate],
+    roots: list[Path],
     settings: Settings,
     storage: Storage,
     loader: _ModelLoader,
@@ -146,8 +136,7 @@ def _run(
         for aid in entry.article_ids:
             claimed.setdefault(aid, entry.path)
 
-    candidates, roots = discover(paths, settings.max_file_bytes)
-    loader.workload_bytes = loader.workload_bytes or sum(
+    workload = sum(
         c.size
         for c in candidates
         if c.problem is None
@@ -180,7 +169,7 @@ def _run(
             continue
         for a in articles:
             claimed[a.id] = cand.key
-        loader.start()
+        loader.start(workload)
         pending.append(_Pending(cand.key, "updated" if old else "indexed", cand.content_hash, articles))
 
     if pending:
@@ -222,8 +211,9 @@ def _embed_and_store(
 ) -> int:
     """Chunk in a background thread while the model embeds the previous group; returns texts embedded.
 
-    onnxruntime releases the GIL while it runs and left ~0.5 of the 2 cores idle, so chunking
-    (pure Python) overlaps with inference instead of preceding it. Groups are still embedded and
+    The model releases the GIL while it runs, so chunking overlaps with inference instead of
+    preceding it. It must stay cheap (~5 s of CPU for 2,000 articles, tokens counted in batches):
+    torch-bf16 keeps both cores busy, and a costlier chunker slowed every batch it overlapped. Groups are still embedded and
     written one after another, in file order: crash safety is unchanged.
     """
     splitter = make_splitter(

@@ -36,6 +36,11 @@ BF16_MIN_BYTES = 1_000_000
 class TokenModel(Protocol):
     """Runs the transformer: padded ids and mask (batch, seq) in, token embeddings (batch, seq, dim) out."""
 
+    @property
+    def pad_multiple(self) -> int:
+        """Batches are padded to a multiple of this many tokens."""
+        ...
+
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
 
 
@@ -148,7 +153,7 @@ class Embedder:
         # Longest first: similar lengths share a batch, so little padding; errors show up early.
         order = sorted(range(n), key=lambda i: len(encodings[i].ids), reverse=True)
         bar = _progress_bar(n) if progress else None
-        multiple = getattr(self._token_model, "pad_multiple", 1)
+        multiple = self._token_model.pad_multiple
         for b in range(0, n, self._batch_size):
             idx = order[b : b + self._batch_size]
             ids, mask = _pad([encodings[i] for i in idx], multiple)
@@ -228,6 +233,11 @@ class OnnxTokenModel:
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
 
+    @property
+    def pad_multiple(self) -> int:
+        """ONNX Runtime runs any shape without compiling: each batch is padded to its longest text."""
+        return 1
+
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Token embeddings of one padded batch."""
         available = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
@@ -238,7 +248,7 @@ class OnnxTokenModel:
 class TorchTokenModel:
     """A Hugging Face transformer run with torch; bf16 models return float32 all the same.
 
-    With `fuse`, the model is traced on its first batch and run through TorchScript with oneDNN
+    With `fuse_batch`, the model is traced on its first batch of that size and run through TorchScript with oneDNN
     Graph fusion (matmul + GELU, layer norms, attention): on AMX, 102 against 154 ms per batch of
     32 x 144 tokens eagerly, cosine >= 0.9999 with the eager output at every shape we tried. A
     model that cannot be traced runs eagerly.
@@ -313,7 +323,7 @@ def ingest_runtime(
     """The runtime that ingestion embeds `workload_bytes` of changed files with (None: a large amount).
 
     "auto" picks torch-bf16 where the CPU has AMX-BF16 and the work is at least BF16_MIN_BYTES:
-    there it embedded 1.6-1.8x as fast as int8 ONNX, cosine 0.9999 to fp32 (int8: 0.99), but it
+    there a 2,000-article ingest ran ~2x as fast as with int8 ONNX (docs/benchmarks.md), cosine 0.9999 to fp32 (int8: 0.99), but it
     costs ~5 s more to start (torch, then one compile per batch shape). Without AMX, bf16 is
     emulated and slower than int8 (design.md: ~35 against ~38 texts/s), so auto keeps embed_runtime.
     """
