@@ -11,16 +11,14 @@ closest passages as "not an answer".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.catalog import ChunkRecord
 from rag.lexical import english_stopwords, terms
-from rag.types import Citation, Hit, Span
-
-ABSTAIN_TEXT = "The indexed articles do not contain an answer to this question."
+from rag.types import Hit, Span
 
 # Words that carry the question's form, not its topic.
 _QUESTION_STOP = set(
@@ -128,26 +126,6 @@ class Extraction:
     abstained: bool
 
 
-def answer_type(question: str) -> str | None:
-    """What kind of thing the question wants: 'number', 'date', 'name', 'place' or None."""
-    q = question.lower()
-    if re.search(
-        r"\bhow (many|much|long|far|often|old|large|big)\b|\bwhat (number|percentage|share|proportion)\b"
-        r"|\b(population|death toll|casualt|number of|amount of|size of)",
-        q,
-    ):
-        return "number"
-    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bsince when\b", q):
-        return "date"
-    if re.search(r"\bwhere\b|\bwhich (city|town|village|region|country|place|border city)\b", q):
-        return "place"
-    if re.search(
-        r"\bwho(m|se)?\b|\bwhich (person|official|team|group|organi[sz]ation|unit|outlet|volunteer)", q
-    ):
-        return "name"
-    return None
-
-
 def question_terms(question: str) -> list[str]:
     """The topical terms of a question: stopwords and question-form words dropped before stemming."""
     qt = terms(question, english_stopwords() | _QUESTION_STOP)
@@ -168,16 +146,19 @@ def _type_ok(kind: str | None, sentence: str, question: str) -> bool:
 def extract(
     question: str,
     query_vec: np.ndarray,
-    hits: list[Hit],
-    records: dict[str, ChunkRecord],
+    hits: Sequence[Hit],
+    records: Mapping[str, ChunkRecord],
     idf: Callable[[str], float],
     max_sentences: int,
     threshold: float,
     weights: Weights = Weights(),
     chronological: bool = False,
+    kind: str | None = None,
 ) -> Extraction:
-    """Score every sentence of the hits, choose the answer, and decide whether to abstain."""
-    kind = answer_type(question)
+    """Score every sentence of the hits, choose the answer, and decide whether to abstain.
+
+    `question` is the query as searched; `kind` its expected answer type (from the QueryPlan).
+    """
     qterms = question_terms(question)
     qweight = {t: idf(t) for t in qterms}
     total = sum(qweight.values()) or 1.0
@@ -284,20 +265,3 @@ def _reading_order(chosen: list[Candidate], chronological: bool) -> list[Candida
         return (group, c.hit.chunk.article_id, c.span.start)
 
     return sorted(chosen, key=key)
-
-
-def citation_for(n: int, c: Candidate) -> Citation:
-    ch = c.hit.chunk
-    return Citation(
-        n=n, article_id=ch.article_id, chunk_id=ch.id, start=c.span.start, end=c.span.end, quote=c.text,
-        title=ch.title, source=ch.source, published=ch.published, language=ch.language,
-    )  # fmt: skip
-
-
-def passage_citation(n: int, hit: Hit) -> Citation:
-    """A whole retrieved passage, for the 'closest passages (not an answer)' list."""
-    ch = hit.chunk
-    return Citation(
-        n=n, article_id=ch.article_id, chunk_id=ch.id, start=ch.start, end=ch.end, quote=ch.text,
-        title=ch.title, source=ch.source, published=ch.published, language=ch.language,
-    )  # fmt: skip

@@ -12,13 +12,13 @@ from collections.abc import Iterator, Sequence
 
 from llama_index.core.llms import LLM
 
+from rag.compose import abstention, closest_passages, span_citation, with_notes
 from rag.llm import ABSTAIN_PHRASE, build_messages, make_llm, stream_generation
 from rag.settings import Settings
 from rag.types import Answer, AnswerEvent, AnswerSentence, Chunk, Citation, Hit, Span, Trace, Turn
 from rag.verify import content_stems, numbers, split_generated, verify_sentence
 
 ABSTAIN_TEXT = "The retrieved passages do not contain the answer to this question."
-CLOSEST = 3  # passages shown as "closest, not an answer" when abstaining
 
 
 def llm_answer_events(
@@ -57,7 +57,7 @@ def build_answer(text: str, hits: Sequence[Hit], trace: Trace, mode: str, notes:
     if not re.search(r"\w", body):
         if text.strip():
             notes.append("the model said the passages do not contain the answer")
-        return _abstain(hits, trace, mode, notes)
+        return abstention(hits, with_notes(trace, notes), 0.0, mode, ABSTAIN_TEXT)
     if ABSTAIN_PHRASE in text:
         notes.append(f"the model also wrote {ABSTAIN_PHRASE}; the rest of its text was kept and checked")
 
@@ -94,9 +94,9 @@ def build_answer(text: str, hits: Sequence[Hit], trace: Trace, mode: str, notes:
         citations=citations,
         abstained=abstained,
         confidence=n_supported / len(sentences) if sentences else 0.0,
-        trace=_with_notes(trace, notes),
+        trace=with_notes(trace, notes),
         mode=mode,
-        closest=_closest(hits) if abstained else (),
+        closest=closest_passages(hits) if abstained else (),
     )
 
 
@@ -105,43 +105,12 @@ def _render(s: AnswerSentence) -> str:
     return f"{s.text} {markers}" if markers else s.text
 
 
-def _abstain(hits: Sequence[Hit], trace: Trace, mode: str, notes: list[str]) -> Answer:
-    return Answer(
-        text=ABSTAIN_TEXT,
-        sentences=(),
-        citations=(),
-        abstained=True,
-        confidence=0.0,
-        trace=_with_notes(trace, notes),
-        mode=mode,
-        closest=_closest(hits),
-    )
-
-
-def _with_notes(trace: Trace, notes: list[str]) -> Trace:
-    return Trace(
-        question=trace.question,
-        query=trace.query,
-        hits=trace.hits,
-        settings=trace.settings,
-        timings_ms=trace.timings_ms,
-        filters=trace.filters,
-        notes=trace.notes + tuple(notes),
-    )
-
-
-def _closest(hits: Sequence[Hit]) -> tuple[Citation, ...]:
-    return tuple(
-        _citation(i, h.chunk, Span(h.chunk.start, h.chunk.end)) for i, h in enumerate(hits[:CLOSEST], 1)
-    )
-
-
 def _cite(n: int, chunk: Chunk, generated: list[str]) -> Citation:
     """Quote the chunk sentences that best support each citing sentence (one contiguous span)."""
     best = [b for b in (_best_sentence(chunk, g) for g in generated) if b is not None]
     if not best:
-        return _citation(n, chunk, Span(chunk.start, chunk.end))
-    return _citation(n, chunk, Span(min(s.start for s in best), max(s.end for s in best)))
+        return span_citation(n, chunk, Span(chunk.start, chunk.end))
+    return span_citation(n, chunk, Span(min(s.start for s in best), max(s.end for s in best)))
 
 
 def _best_sentence(chunk: Chunk, generated: str) -> Span | None:
@@ -161,18 +130,3 @@ def _best_sentence(chunk: Chunk, generated: str) -> Span | None:
 
 def _slice(chunk: Chunk, span: Span) -> str:
     return chunk.text[span.start - chunk.start : span.end - chunk.start]
-
-
-def _citation(n: int, chunk: Chunk, span: Span) -> Citation:
-    return Citation(
-        n=n,
-        article_id=chunk.article_id,
-        chunk_id=chunk.id,
-        start=span.start,
-        end=span.end,
-        quote=_slice(chunk, span),
-        title=chunk.title,
-        source=chunk.source,
-        published=chunk.published,
-        language=chunk.language,
-    )

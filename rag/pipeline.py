@@ -1,10 +1,11 @@
-"""The question-answering pipeline: rewrite -> retrieve -> answer (extractive, or an LLM backend).
+"""The question-answering pipeline: plan -> retrieve -> answer (a registered answerer) -> stages.
 
 Usage:
     pipeline = build_pipeline(Settings.from_env())
     answer = pipeline.ask("How many drones were shot down over Kharkiv?")
     for event in pipeline.stream("What about Vovchansk?", history=[Turn("...Kupiansk?")]):
         print(event.delta, end="")
+    pipeline.close()
 """
 
 from __future__ import annotations
@@ -14,28 +15,58 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 
+from rag.answering import AnswerContext, Answerer, answer_of, load_answerers, load_stages, run_stages
+from rag.compose import finished
 from rag.embedding import Embedder, load_embedder
-from rag.errors import LLMError
-from rag.extractive import ABSTAIN_TEXT, Weights, citation_for, extract, passage_citation
-from rag.followup import rewrite
+from rag.errors import ConfigError, LLMError
 from rag.lexical import idf_lookup
+from rag.plan import QueryPlan, build_plan
 from rag.retrieve import HybridRetriever, Retrieval
 from rag.settings import Settings
 from rag.storage import Storage, open_storage
-from rag.types import Answer, AnswerEvent, AnswerSentence, Article, ArticleInfo, Filters, Trace, Turn
+from rag.types import Answer, AnswerEvent, Article, ArticleInfo, Filters, Trace, Turn
 
-_WHAT_HAPPENED = re.compile(r"\bwhat (has )?happen|\btimeline\b|\bhow did .* (develop|unfold|evolve)", re.I)
+_TRACE_KEYS = ("k", "candidates", "fusion", "dense_weight", "rrf_k", "recency_weight", "max_sentences",
+               "abstain_threshold", "embed_model", "embed_runtime", "chunk_size", "chunk_overlap", "llm_backend",
+               "llm_model")  # fmt: skip
 
 
 class Pipeline:
     def __init__(self, settings: Settings, storage: Storage, embedder: Embedder) -> None:
+        settings.validate()
         self.settings = settings
         self.storage = storage
         self.embedder = embedder
         self.retriever = HybridRetriever(storage, embedder, settings)
-        self.weights = Weights()
+        self.answerers: dict[str, Answerer] = load_answerers(settings)
+        self.stages = load_stages(settings)
+        self._closed = False
+
+    def modes(self) -> list[str]:
+        """The answer modes on offer (extractive first; 'llm' only with a configured backend)."""
+        return list(self.answerers)
 
     # --- answering
+    def plan(
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        filters: Filters | None = None,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+    ) -> QueryPlan:
+        """The question interpreted once: what to search, which kind of answer, which dates."""
+        mode = mode or "extractive"
+        if mode not in self.answerers:
+            raise ConfigError(
+                f"answer mode {mode!r} is not available; choose one of: {', '.join(self.modes())}"
+            )
+        if k is not None and k <= 0:
+            raise ConfigError(f"k must be greater than 0, got {k}")
+        dates = self.storage.catalog.date_range()
+        return build_plan(question, history, filters, k=k or self.settings.k, mode=mode, corpus_dates=dates)
+
     def ask(
         self,
         question: str,
@@ -46,12 +77,7 @@ class Pipeline:
         mode: str | None = None,
     ) -> Answer:
         """Answer one question; every sentence of the answer cites an exact stored span."""
-        answer: Answer | None = None
-        for event in self.stream(question, history, filters, k=k, mode=mode):
-            if event.answer is not None:
-                answer = event.answer
-        assert answer is not None
-        return answer
+        return answer_of(self.stream(question, history, filters, k=k, mode=mode))
 
     def stream(
         self,
@@ -62,122 +88,62 @@ class Pipeline:
         k: int | None = None,
         mode: str | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Text deltas as they are produced; the last event carries the whole Answer."""
+        """Text deltas as they are produced; the last event carries the whole Answer, whose text
+        replaces the deltas (invalid LLM markers removed, a failed backend's text replaced)."""
         t0 = time.perf_counter()
-        question = question.strip()
         t = time.perf_counter()
-        query = rewrite(question, history)
-        rewrite_ms = (time.perf_counter() - t) * 1000
-        retrieval = self.retriever.retrieve(query, k=k, filters=filters, question=question)
-        timings = {"rewrite": round(rewrite_ms, 3), **retrieval.timings_ms}
-        notes: list[str] = []
-        if query != question:
-            notes.append(f"follow-up rewritten as: {query}")
-        if retrieval.intent.prefer_recent:
-            notes.append(
-                "date-aware: newer articles favoured"
-                + (f" (as of {retrieval.intent.as_of})" if retrieval.intent.as_of else "")
+        plan = self.plan(question, history, filters, k=k, mode=mode)
+        plan_ms = (time.perf_counter() - t) * 1000
+        retrieval = self.retriever.search(plan)
+        ctx = self._context(plan, retrieval, {"plan": round(plan_ms, 3), **retrieval.timings_ms})
+        streamed = False
+        try:
+            draft: Answer | None = None
+            for event in self.answerers[plan.mode].stream(ctx):
+                if event.answer is None:
+                    streamed = True
+                    yield event
+                else:
+                    draft = event.answer
+            assert draft is not None, f"answerer {plan.mode!r} ended without an answer"
+        except LLMError as exc:
+            notice = f"The LLM backend failed: {exc} Showing the extractive answer instead."
+            fallback = dataclasses.replace(
+                ctx, trace=dataclasses.replace(ctx.trace, notes=(*ctx.trace.notes, notice))
             )
-        use_llm = (mode or "extractive") != "extractive"
-        if use_llm:
-            try:
-                yield from self._llm(question, query, retrieval, history, filters, timings, notes, t0)
-                return
-            except LLMError as exc:
-                notice = f"The LLM backend failed: {exc} Showing the extractive answer instead."
-                notes.append(notice)
-                answer = self._extractive(question, query, retrieval, filters, timings, notes, t0, notice)
-        else:
-            answer = self._extractive(question, query, retrieval, filters, timings, notes, t0, None)
-        for piece in re.findall(r"\S+\s*", answer.text):
-            yield AnswerEvent(piece)
+            draft = answer_of(self.answerers["extractive"].stream(fallback))
+            draft = dataclasses.replace(draft, notice=notice)
+        answer = finished(run_stages(self.stages, ctx, draft))
+        total = round((time.perf_counter() - t0) * 1000, 3)
+        answer_ms = round(total - sum(ctx.trace.timings_ms.values()), 3)
+        timings = {**answer.trace.timings_ms, "answer": answer_ms, "total": total}
+        answer = dataclasses.replace(answer, trace=dataclasses.replace(answer.trace, timings_ms=timings))
+        if not streamed:
+            for piece in re.findall(r"\S+\s*", answer.text):
+                yield AnswerEvent(piece)
         yield AnswerEvent("", answer)
 
-    def _extractive(
-        self,
-        question: str,
-        query: str,
-        r: Retrieval,
-        filters: Filters | None,
-        timings: dict[str, float],
-        notes: list[str],
-        t0: float,
-        notice: str | None,
-    ) -> Answer:
-        s = self.settings
-        t = time.perf_counter()
-        ex = extract(
-            query,
-            r.query_vec,
-            r.hits,
-            r.records,
-            idf_lookup(self.storage.lexical),
-            s.max_sentences,
-            s.abstain_threshold,
-            self.weights,
-            chronological=bool(_WHAT_HAPPENED.search(question)),
-        )
-        timings["answer"] = round((time.perf_counter() - t) * 1000, 3)
-        timings["total"] = round((time.perf_counter() - t0) * 1000, 3)
-        trace = Trace(
-            question,
-            query,
-            tuple(r.hits),
-            self._trace_settings(),
-            timings,
-            _filters_json(filters),
-            tuple(notes),
-        )
-        if ex.abstained:
-            closest = tuple(passage_citation(i + 1, h) for i, h in enumerate(r.hits[:3]))
-            return Answer(
-                ABSTAIN_TEXT, (), (), True, round(ex.confidence, 4), trace, "extractive", closest, notice
+    def _context(self, plan: QueryPlan, r: Retrieval, timings: dict[str, float]) -> AnswerContext:
+        notes: list[str] = []
+        if plan.rewritten:
+            notes.append(f"follow-up rewritten as: {plan.query}")
+        if plan.dates.prefer_recent:
+            notes.append(
+                "date-aware: newer articles favoured"
+                + (f" (as of {plan.dates.as_of})" if plan.dates.as_of else "")
             )
-        citations = tuple(citation_for(i + 1, c) for i, c in enumerate(ex.chosen))
-        sentences = tuple(AnswerSentence(c.text, (i + 1,), "quoted") for i, c in enumerate(ex.chosen))
-        text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)
-        return Answer(
-            text, sentences, citations, False, round(ex.confidence, 4), trace, "extractive", (), notice
-        )
-
-    def _llm(
-        self,
-        question: str,
-        query: str,
-        r: Retrieval,
-        history: Sequence[Turn] | None,
-        filters: Filters | None,
-        timings: dict[str, float],
-        notes: list[str],
-        t0: float,
-    ) -> Iterator[AnswerEvent]:
-        from rag.llm_answer import llm_answer_events
-
-        if self.settings.llm_backend is None:
-            raise LLMError("no LLM backend is configured (set RAG_LLM_BASE_URL and RAG_LLM_MODEL).")
-        # Deltas are the raw generation; the final event's answer.text (invalid markers removed,
-        # renumbered) replaces them. A failure mid-stream falls back to extractive, which
-        # likewise replaces whatever was streamed.
-        for event in llm_answer_events(question, query, r.hits, self.settings, tuple(history or ())):
-            if event.answer is None:
-                yield event
-                continue
-            a = event.answer
-            timings = {**timings, **a.trace.timings_ms, "total": round((time.perf_counter() - t0) * 1000, 3)}
-            trace = dataclasses.replace(
-                a.trace,
-                timings_ms=timings,
-                filters=_filters_json(filters),
-                notes=tuple(notes) + a.trace.notes,
-                settings=self._trace_settings(),
-            )
-            yield AnswerEvent("", dataclasses.replace(a, trace=trace))
-
-    def _trace_settings(self) -> dict[str, object]:
         pub = self.settings.public()
-        keys = ("k", "candidates", "fusion", "dense_weight", "rrf_k", "recency_weight", "max_sentences",
-                "abstain_threshold", "embed_model", "embed_runtime", "chunk_size", "chunk_overlap", "llm_backend", "llm_model")  # fmt: skip
-        return {k: pub[k] for k in keys}
+        trace = Trace(
+            question=plan.question,
+            query=plan.query,
+            hits=r.hits,
+            settings={key: pub[key] for key in _TRACE_KEYS},
+            timings_ms=timings,
+            filters=plan.user_filters.to_json() if plan.user_filters else {},
+            notes=tuple(notes),
+            plan=plan.to_json(),
+        )
+        return AnswerContext(plan, r, self.settings, idf_lookup(self.storage.lexical), trace)
 
     # --- the corpus, for the UI and the evals
     def article(self, article_id: str) -> Article | None:
@@ -194,20 +160,28 @@ class Pipeline:
         self.storage.catalog.forget_cached()
         self.storage.refresh()
 
+    def close(self) -> None:
+        """Release the store (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self.storage.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
 
 def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
     """Open the store of `settings.data_dir` and the embedding model, ready to answer.
 
-    >>> # pipeline = build_pipeline(Settings.from_env()); pipeline.ask("Who is Viktor Trehubov?").text
+    >>> # with build_pipeline(Settings.from_env()) as p: print(p.ask("Who is Viktor Trehubov?").text)
     """
     storage = open_storage(settings)  # first: a missing index or another model is reported before loading one
     try:
         embedder = embedder or load_embedder(settings)
+        return Pipeline(settings, storage, embedder)
     except BaseException:
         storage.close()
         raise
-    return Pipeline(settings, storage, embedder)
-
-
-def _filters_json(f: Filters | None) -> dict[str, object]:
-    return f.to_json() if f else {}

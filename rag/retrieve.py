@@ -8,8 +8,8 @@ candidate on both signals, not only those that happened to appear in both lists.
 from __future__ import annotations
 
 import math
-import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -17,59 +17,21 @@ import numpy as np
 
 from rag.catalog import ChunkRecord
 from rag.embedding import Embedder
+from rag.plan import DateIntent, QueryPlan, build_plan
 from rag.settings import Settings
 from rag.storage import Storage
 from rag.types import Filters, Hit
 
-_RECENT = re.compile(r"\b(latest|recent(ly)?|now|currently|current|today|newest|most recent|so far)\b", re.I)
-_AS_OF = re.compile(
-    r"\bas of\s+(\d{4}-\d{2}-\d{2}|\w+ \d{1,2},? \d{4}|\d{1,2} \w+ \d{4}|\w+ \d{4}|\d{4})", re.I
-)
-
 
 @dataclass(frozen=True)
-class DateIntent:
-    prefer_recent: bool = False
-    as_of: date | None = None
-
-
-@dataclass
 class Retrieval:
-    hits: list[Hit]
-    records: dict[str, ChunkRecord]
+    """What retrieval found for a plan: ranked hits, their stored records (vectors, sentence spans)
+    and the query vector, with each stage's time."""
+
+    hits: tuple[Hit, ...]
+    records: Mapping[str, ChunkRecord]
     query_vec: np.ndarray
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    intent: DateIntent = field(default_factory=DateIntent)
-
-
-def date_intent(question: str) -> DateIntent:
-    """'latest', 'recent', 'now' or an 'as of' date in a question favour newer articles."""
-    m = _AS_OF.search(question)
-    as_of = _parse_loose_date(m.group(1)) if m else None
-    return DateIntent(prefer_recent=bool(_RECENT.search(question)) or as_of is not None, as_of=as_of)
-
-
-def strip_date_words(query: str) -> str:
-    """The query without its time words: 'latest' asks for recency, it is not a topic to match."""
-    stripped = _RECENT.sub(" ", _AS_OF.sub(" ", query))
-    stripped = " ".join(stripped.split())
-    return stripped if len(stripped) >= 3 else query
-
-
-def _parse_loose_date(text: str) -> date | None:
-    from datetime import datetime
-
-    text = text.replace(",", "")
-    for fmt in ("%Y-%m-%d", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%B %Y", "%b %Y", "%Y"):
-        try:
-            d = datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-        if fmt in ("%B %Y", "%b %Y"):  # end of that month
-            nxt = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-            return date.fromordinal(nxt.toordinal() - 1)
-        return date(d.year, 12, 31) if fmt == "%Y" else d
-    return None
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
 
 
 class HybridRetriever:
@@ -78,21 +40,15 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
 
-    def retrieve(
-        self, query: str, k: int | None = None, filters: Filters | None = None, question: str | None = None
-    ) -> Retrieval:
-        s = self.settings
-        k = k or s.k
-        timings: dict[str, float] = {}
-        intent = date_intent(question or query)
-        if intent.as_of and (filters is None or filters.until is None):
-            base = filters or Filters()
-            filters = Filters(
-                base.since, intent.as_of, base.sources, base.languages, base.article_ids, base.keep_undated
-            )
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
+        """Retrieve for a bare question (tests, the llama-index adapter): plans it, then searches."""
+        return self.search(build_plan(question, filters=filters, k=k or self.settings.k))
 
-        if intent.prefer_recent:
-            query = strip_date_words(query)
+    def search(self, plan: QueryPlan) -> Retrieval:
+        """The plan's top k passages: dense and BM25 candidates, fused, filtered, de-duplicated."""
+        s = self.settings
+        timings: dict[str, float] = {}
+        query, filters = plan.search_text, plan.filters
 
         t = time.perf_counter()
         qvec = self.embedder.embed_query(query)
@@ -110,14 +66,14 @@ class HybridRetriever:
         ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
         records = self.storage.catalog.chunk_records(ids)
         ids = [i for i in ids if i in records]
-        hits = self._fuse(ids, records, qvec, dense, lexical, intent)
-        hits = _dedup(hits, records, s.dedup_threshold)[:k]
-        hits = [
+        hits = self._fuse(ids, records, qvec, dense, lexical, plan.dates)
+        hits = _dedup(hits, records, s.dedup_threshold)[: plan.k]
+        ranked = tuple(
             Hit(h.chunk, i + 1, h.score, h.dense, h.lexical, h.dense_rank, h.lexical_rank)
             for i, h in enumerate(hits)
-        ]
+        )
         timings["fuse"] = _ms(t)
-        return Retrieval(hits, records, qvec, timings, intent)
+        return Retrieval(ranked, records, qvec, timings)
 
     def _fuse(
         self,
@@ -189,7 +145,7 @@ def _dedup(hits: list[Hit], records: dict[str, ChunkRecord], threshold: float) -
     return kept
 
 
-def group_by_date(hits: list[Hit]) -> list[tuple[date | None, list[Hit]]]:
+def group_by_date(hits: Sequence[Hit]) -> list[tuple[date | None, list[Hit]]]:
     """Hits grouped by publication date, oldest first, undated last (for 'what happened' questions)."""
     groups: dict[date | None, list[Hit]] = {}
     for h in hits:

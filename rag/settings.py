@@ -70,6 +70,7 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_timeout: float = 60.0
+    disabled_stages: tuple[str, ...] = ()  # post-answer stages (rag/stages/) switched off, by name
 
     # --- UI
     sample_corpus: Path = PROJECT_ROOT / "data" / "corpus"  # what the UI's eval button evaluates over
@@ -98,11 +99,13 @@ class Settings:
                 raise ConfigError(f"unknown setting {name!r}")
             if value is not None:
                 values[name] = Path(value) if name in ("data_dir", "model_cache_dir") else value
-        settings = cls(**values)
-        settings.validate()
-        return settings
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
+        """Raise ConfigError naming the first bad field and its value."""
         if self.k <= 0:
             raise ConfigError(f"k must be greater than 0, got {self.k}")
         if self.chunk_size < 16:
@@ -124,11 +127,17 @@ class Settings:
             )
         if self.llm_backend not in (None, "openai", "ollama"):
             raise ConfigError(f"RAG_LLM_BACKEND must be 'openai' or 'ollama', got {self.llm_backend!r}")
+        for name in ("candidates", "max_sentences", "rrf_k", "embed_batch_size", "embed_threads"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be greater than 0, got {getattr(self, name)}")
+        for name in ("abstain_threshold", "dedup_threshold", "recency_weight"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0 < self.ui_port < 65536:
+            raise ConfigError(f"ui_port must be a TCP port (1-65535), got {self.ui_port}")
 
     def replace(self, **changes: Any) -> Settings:
-        new = dataclasses.replace(self, **changes)
-        new.validate()
-        return new
+        return dataclasses.replace(self, **changes)  # __post_init__ validates
 
     def public(self) -> dict[str, Any]:
         """Settings as JSON-able values, secrets left out (for traces and reports)."""

@@ -123,12 +123,17 @@ class Citation:
 
 @dataclass(frozen=True)
 class AnswerSentence:
-    text: str
+    text: str  # extractive: the exact quoted span; LLM: the generated sentence
     citations: tuple[int, ...]
     # "quoted" for extractive sentences (verbatim by construction); "supported"/"unsupported"
     # for generated sentences after verification; None where nothing was checked.
     support: Support | None = None
     reason: str | None = None  # why a sentence was labelled unsupported
+    # Where the sentence stands in time: its (first) cited article's date and outlet. Presentation
+    # only: the rendered answer shows them as a prefix, `text` stays the exact span.
+    published: date | None = None
+    source: str | None = None
+    label: str | None = None  # e.g. "latest", "earlier", "as of 8 Mar 2025": how a stage placed it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,7 +141,40 @@ class AnswerSentence:
             "citations": list(self.citations),
             "support": self.support,
             "reason": self.reason,
+            "published": self.published.isoformat() if self.published else None,
+            "source": self.source,
+            "label": self.label,
         }
+
+
+@dataclass(frozen=True)
+class ConflictValue:
+    """One of the values that sources give for the same thing, with who gives it and when."""
+
+    value: str
+    citations: tuple[int, ...]
+    source: str | None
+    published: date | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "citations": list(self.citations),
+            "source": self.source,
+            "published": self.published.isoformat() if self.published else None,
+        }
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Sources that disagree about one quantity or slot (a toll, a name, a place, a date)."""
+
+    about: str
+    values: tuple[ConflictValue, ...]
+    kind: str = "disagreement"  # or "ambiguous": one name, several entities
+
+    def to_json(self) -> dict[str, Any]:
+        return {"about": self.about, "kind": self.kind, "values": [v.to_json() for v in self.values]}
 
 
 @dataclass(frozen=True)
@@ -150,6 +188,8 @@ class Trace:
     timings_ms: dict[str, float]
     filters: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    plan: dict[str, Any] = field(default_factory=dict)  # the QueryPlan the question became
+    steps: tuple[dict[str, Any], ...] = ()  # answerer and post-answer stages, in order, with timings
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,6 +200,8 @@ class Trace:
             "timings_ms": self.timings_ms,
             "filters": self.filters,
             "notes": list(self.notes),
+            "plan": self.plan,
+            "steps": list(self.steps),
         }
 
 
@@ -175,6 +217,8 @@ class Answer:
     # When abstaining: the closest passages, shown as "not an answer".
     closest: tuple[Citation, ...] = ()
     notice: str | None = None  # e.g. "LLM backend unreachable; extractive answer shown"
+    conflicts: tuple[Conflict, ...] = ()  # empty when the evidence agrees
+    lead: str | None = None  # a line before the sentences, e.g. "As of 8 Mar 2025:"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -183,8 +227,10 @@ class Answer:
             "confidence": self.confidence,
             "mode": self.mode,
             "notice": self.notice,
+            "lead": self.lead,
             "citations": [c.to_json() for c in self.citations],
             "sentences": [s.to_json() for s in self.sentences],
+            "conflicts": [c.to_json() for c in self.conflicts],
             "closest": [c.to_json() for c in self.closest],
             "trace": self.trace.to_json(),
         }
@@ -199,7 +245,8 @@ class Filters:
     sources: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     article_ids: tuple[str, ...] = ()
-    keep_undated: bool = True  # articles without a date pass a date filter unless False
+    # Articles without a date never answer a date-bound question unless the user keeps them.
+    keep_undated: bool = False
 
     @property
     def empty(self) -> bool:

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.extractive import ABSTAIN_TEXT, answer_type, question_terms
+from rag.compose import ABSTAIN_TEXT
+from rag.extractive import question_terms
 from rag.pipeline import Pipeline
+from rag.plan import answer_type
 from rag.types import Answer, Turn
 
 ROOT = Path(__file__).resolve().parent.parent

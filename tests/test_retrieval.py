@@ -10,7 +10,8 @@ from llama_index.core.schema import TextNode
 
 from rag.llama_adapter import CitedQueryEngine, HybridLlamaRetriever
 from rag.pipeline import Pipeline
-from rag.retrieve import HybridRetriever, date_intent, group_by_date
+from rag.plan import build_plan
+from rag.retrieve import HybridRetriever, group_by_date
 from rag.store import where_clause
 from rag.types import Filters
 
@@ -61,7 +62,11 @@ def test_outlet_and_language_filters(seed_pipeline: Pipeline) -> None:
 
 def test_where_clause_shapes() -> None:
     assert where_clause(None) is None
-    w = where_clause(Filters(since=date(2024, 1, 2), sources=("A",)))
+    # By default an undated article never passes a date filter.
+    assert where_clause(Filters(since=date(2024, 1, 2))) == {
+        "$and": [{"has_date": True}, {"published": {"$gte": 20240102}}]
+    }
+    w = where_clause(Filters(since=date(2024, 1, 2), sources=("A",), keep_undated=True))
     assert w == {
         "$and": [
             {"$or": [{"$and": [{"has_date": True}, {"published": {"$gte": 20240102}}]}, {"has_date": False}]},
@@ -75,10 +80,9 @@ def test_latest_prefers_newer_articles(seed_pipeline: Pipeline, fusion: str) -> 
     settings = seed_pipeline.settings.replace(fusion=fusion)
     retriever = HybridRetriever(seed_pipeline.storage, seed_pipeline.embedder, settings)
     plain = retriever.retrieve("attacks on Kharkiv region", k=8)
-    recent = retriever.retrieve(
-        "latest attacks on Kharkiv region", k=8, question="What are the latest attacks on Kharkiv region?"
-    )
-    assert recent.intent.prefer_recent and not plain.intent.prefer_recent
+    recent = retriever.retrieve("latest attacks on Kharkiv region", k=8)
+    assert build_plan("latest attacks on Kharkiv region").dates.prefer_recent
+    assert not build_plan("attacks on Kharkiv region").dates.prefer_recent
 
     def best_rank(r: object, article: str) -> int:
         return min(h.rank for h in r.hits if h.chunk.article_id == article)  # type: ignore[attr-defined]
@@ -97,9 +101,9 @@ def test_latest_prefers_newer_articles(seed_pipeline: Pipeline, fusion: str) -> 
 
 
 def test_as_of_date_limits_and_is_parsed() -> None:
-    assert date_intent("What was the situation as of 2024-01-15?").as_of == date(2024, 1, 15)
-    assert date_intent("as of March 2024, who held Kupiansk?").as_of == date(2024, 3, 31)
-    assert not date_intent("Who heads the department?").prefer_recent
+    assert build_plan("What was the situation as of 2024-01-15?").dates.as_of == date(2024, 1, 15)
+    assert build_plan("as of March 2024, who held Kupiansk?").dates.as_of == date(2024, 3, 31)
+    assert not build_plan("Who heads the department?").dates.prefer_recent
 
 
 def test_as_of_question_drops_later_articles(seed_pipeline: Pipeline) -> None:

@@ -1,0 +1,1 @@
+"""Answer modes. Each module here defines `create(settings) -> Answerer | None` (see rag.answering)."""
