@@ -48,6 +48,14 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True)
+class ChunkVectors:
+    """A chunk's stored vectors alone (what fusion and de-duplication need)."""
+
+    vec: np.ndarray
+    sent_vecs: np.ndarray  # (sentences, dim)
+
+
+@dataclass(frozen=True)
 class FileEntry:
     path: str
     content_hash: str
@@ -199,6 +207,33 @@ class Catalog:
             sv = np.frombuffer(sent_vecs, dtype=np.float16).astype(np.float32).reshape(len(sents), -1)
             out[cid] = ChunkRecord(chunk, v, sv)
         return out
+
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, ChunkVectors]:
+        """Chunk and sentence vectors by chunk id, without texts or article rows (one query)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            f"SELECT id, vec, sent_vecs FROM chunks WHERE id IN ({marks})", list(chunk_ids)
+        ).fetchall()
+        out: dict[str, ChunkVectors] = {}
+        for cid, vec, sent_vecs in rows:
+            v = np.frombuffer(vec, dtype=np.float16).astype(np.float32)
+            sv = np.frombuffer(sent_vecs, dtype=np.float16).astype(np.float32).reshape(-1, v.shape[0])
+            out[cid] = ChunkVectors(v, sv)
+        return out
+
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        """Chunk texts by id, cut from their articles in SQL (one query, no article rows loaded)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            'SELECT c.id, substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c'
+            f" JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+            list(chunk_ids),
+        ).fetchall()
+        return dict(rows)
 
     def iter_chunk_rows(self) -> Iterator[tuple[str, str, str]]:
         """(chunk_id, article_id, text) for every chunk, in a stable order (for BM25)."""

@@ -146,6 +146,17 @@ class LexicalIndex:
                 out.append((self.ids[int(i)], float(s)))
         return out
 
+    def published(self, chunk_ids: Sequence[str]) -> list[date | None]:
+        """Publication dates of chunks, from the index's own facets (no catalog read)."""
+        if not hasattr(self, "_row"):
+            self._row = {cid: i for i, cid in enumerate(self.ids)}
+        out: list[date | None] = []
+        for cid in chunk_ids:
+            i = self._row.get(cid)
+            key = int(self._published[i]) if i is not None else 0
+            out.append(date(key // 10000, key // 100 % 100, key % 100) if key else None)
+        return out
+
     def _mask(self, f: Filters | None) -> np.ndarray | None:
         if f is None or f.empty:
             return None

@@ -103,6 +103,7 @@ class QueryPlan:
     mode: str = "extractive"
     history: tuple[Turn, ...] = ()
     user_filters: Filters | None = None
+    quote: str | None = None  # a passage the question quotes ("which article says '…'?"), 4+ words
 
     @property
     def rewritten(self) -> bool:
@@ -120,6 +121,7 @@ class QueryPlan:
             "filters": self.filters.to_json(),
             "k": self.k,
             "mode": self.mode,
+            "quote": self.quote,
         }
 
 
@@ -160,20 +162,23 @@ def build_plan(
     """
     question = " ".join(question.split())
     query = rewrite(question, history)
+    quote = _quote(query)
+    # A quoted passage is text to find, not the asker's own words: its dates bind nothing.
+    frame = query.replace(quote, " ") if quote else query
     newest = corpus_dates[1] if corpus_dates else None
     dated_corpus = corpus_dates is None or newest is not None
-    latest = bool(_LATEST.search(query))
+    latest = bool(_LATEST.search(frame))
     as_of = since = None
-    m = _AS_OF.search(query)
+    m = _AS_OF.search(frame)
     if m:
         as_of = parse_date_expr(m.group(2), ref=newest)
         if as_of and m.group(1).lower() == "before":
             as_of -= timedelta(days=1)
-    s = _SINCE.search(query)
+    s = _SINCE.search(frame)
     if s:
         since = parse_date_expr(s.group(2), ref=newest, end_of_period=False)
     consumed = " ".join(x.group(0) for x in (m, s) if x is not None)
-    period_years = [y for y in years_in(query) if str(y) not in consumed]
+    period_years = [y for y in years_in(frame) if str(y) not in consumed]
     if not dated_corpus:  # publication bounds cannot apply: the years become an event period
         period_years += [d.year for d in (as_of, since) if d]
         latest, as_of, since = False, None, None
@@ -186,14 +191,14 @@ def build_plan(
         until=base.until or as_of,
         since=base.since or since,
     )
-    kind = _kind(query, dates)
-    broad = bool(_OVERVIEW.search(query)) or kind == "timeline"
+    kind = _kind(frame, dates)
+    broad = bool(_OVERVIEW.search(frame)) or kind == "timeline"
     return QueryPlan(
         question=question,
         query=query,
-        search_text=_strip_time_words(query),
+        search_text=query if quote == query else _strip_time_words(query, quote),
         kind=kind,
-        answer_type=answer_type(query),
+        answer_type=answer_type(frame),
         broad=broad,
         dates=dates,
         filters=applied,
@@ -201,7 +206,29 @@ def build_plan(
         mode=mode,
         history=tuple(history or ()),
         user_filters=filters,
+        quote=quote,
     )
+
+
+_QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]+)[\"“”«»]")
+
+
+_ASKS = re.compile(
+    r"^\W*(who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|has"
+    r"|have|had|should|tell|give|list|show|find|summari[sz]e|describe|explain|compare|name)\b",
+    re.I,
+)
+
+
+def _quote(question: str) -> str | None:
+    """The passage a question quotes: the longest quoted run of 4+ words, or a pasted statement
+    of 10+ words that asks nothing (no question mark, no question word) taken whole."""
+    quotes = [q.strip() for q in _QUOTED.findall(question) if len(q.split()) >= 4]
+    if quotes:
+        return max(quotes, key=len)
+    if "?" not in question and not _ASKS.match(question) and len(question.split()) >= 10:
+        return question
+    return None
 
 
 def _kind(query: str, dates: DateIntent) -> QuestionKind:
@@ -218,8 +245,12 @@ def _kind(query: str, dates: DateIntent) -> QuestionKind:
     return "factoid"
 
 
-def _strip_time_words(query: str) -> str:
-    """The query without its time words: 'latest' asks for recency, it is not a topic to match."""
+def _strip_time_words(query: str, keep: str | None = None) -> str:
+    """The query without its time words ('latest' asks for recency, it is not a topic to match);
+    a quoted passage `keep` stays as it is."""
+    if keep:
+        head, _, tail = query.partition(keep)
+        return f"{_strip_time_words(head)} {keep} {_strip_time_words(tail)}".strip() if head or tail else keep
     stripped = _LATEST.sub(" ", _SINCE.sub(" ", _AS_OF.sub(" ", query)))
     stripped = re.sub(r"\s+([?.!,])", r"\1", " ".join(stripped.split()))
     return stripped if len(re.sub(r"\W", "", stripped)) >= 3 else query

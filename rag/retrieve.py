@@ -8,14 +8,15 @@ candidate on both signals, not only those that happened to appear in both lists.
 from __future__ import annotations
 
 import math
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 
-from rag.catalog import ChunkRecord
+from rag.catalog import ChunkRecord, ChunkVectors
 from rag.embedding import Embedder
 from rag.plan import DateIntent, QueryPlan, build_plan
 from rag.settings import Settings
@@ -64,26 +65,74 @@ class HybridRetriever:
 
         t = time.perf_counter()
         ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in lexical]))
-        records = self.storage.catalog.chunk_records(ids)
-        ids = [i for i in ids if i in records]
-        hits = self._fuse(ids, records, qvec, dense, lexical, plan.dates)
-        hits = _dedup(hits, records, s.dedup_threshold)[: plan.k]
+        # Only vectors for fusion and de-duplication; texts and metadata for the kept hits alone.
+        vecs = self.storage.catalog.vectors(ids)
+        ids = [i for i in ids if i in vecs]  # a chunk not in the catalog is mid-write: skip it
+        scored = self._fuse(query, plan.quote, ids, vecs, qvec, dense, lexical, plan.dates)
+        records: dict[str, ChunkRecord] = {}
+
+        def record(cid: str) -> ChunkRecord | None:
+            if cid not in records:
+                records.update(self.storage.catalog.chunk_records([cid]))
+            return records.get(cid)
+
+        kept = _dedup(scored, vecs, record, s.dedup_threshold, plan.k)
+        records.update(self.storage.catalog.chunk_records([c.id for c in kept if c.id not in records]))
         ranked = tuple(
-            Hit(h.chunk, i + 1, h.score, h.dense, h.lexical, h.dense_rank, h.lexical_rank)
-            for i, h in enumerate(hits)
+            Hit(
+                records[c.id].chunk,
+                i + 1,
+                c.score,
+                c.dense,
+                c.lexical,
+                c.dense_rank,
+                c.lexical_rank,
+                c.sentence,
+            )
+            for i, c in enumerate(c for c in kept if c.id in records)
         )
         timings["fuse"] = _ms(t)
-        return Retrieval(ranked, records, qvec, timings)
+        return Retrieval(ranked, {h.chunk.id: records[h.chunk.id] for h in ranked}, qvec, timings)
+
+    def _phrases(self, query: str, ids: list[str]) -> dict[str, float]:
+        """How much of the query (or of the passage it quotes) a candidate repeats verbatim:
+        the share of its words in the longest repeated run, cubed so that only near-complete
+        runs count. BM25 and the vectors score words and meaning, not word order: a pasted
+        quote matched a dozen template sentences that differ from it in one name about as
+        well as its own sentence."""
+        words = _WORDS.findall(query.lower())
+        if len(words) < PHRASE_N:
+            return {}
+        shingles = {tuple(words[i : i + PHRASE_N]) for i in range(len(words) - PHRASE_N + 1)}
+        out: dict[str, float] = {}
+        for cid, text in self.storage.catalog.chunk_texts(ids).items():
+            toks = _WORDS.findall(text.lower())
+            best = run = 0
+            for i in range(len(toks) - PHRASE_N + 1):
+                run = run + 1 if tuple(toks[i : i + PHRASE_N]) in shingles else 0
+                best = max(best, run)
+            if best:
+                out[cid] = ((best + PHRASE_N - 1) / len(words)) ** 3
+        return out
 
     def _fuse(
         self,
+        query: str,
+        quote: str | None,
         ids: list[str],
-        records: dict[str, ChunkRecord],
+        vecs: Mapping[str, ChunkVectors],
         qvec: np.ndarray,
         dense: list[tuple[str, float]],
         lexical: list[tuple[str, float]],
         intent: DateIntent,
-    ) -> list[Hit]:
+    ) -> list[_Scored]:
+        """Every candidate scored on both signals, best first.
+
+        Weighted fusion's dense signal is the candidate's best sentence similarity (its stored
+        sentence vectors), not the chunk vector alone: a chunk averages several sentences, and a
+        question that matches one of them well (a quoted sentence, a precise fact) was ranked
+        below chunks that match loosely throughout (docs/evals.md, fusion sweep).
+        """
         s = self.settings
         if not ids:
             return []
@@ -91,31 +140,47 @@ class HybridRetriever:
         lex_rank = {cid: i + 1 for i, (cid, _) in enumerate(lexical)}
         lex_score = dict(lexical)
         top_lex = max(lex_score.values(), default=0.0) or 1.0
-        vecs = np.stack([records[i].vec for i in ids])
-        cos = vecs @ qvec  # exact dense score for every candidate, from the stored vectors
+        cos = np.stack([vecs[i].vec for i in ids]) @ qvec  # exact chunk cosine for every candidate
+        best = np.array([float((vecs[i].sent_vecs @ qvec).max()) if len(vecs[i].sent_vecs) else cos[j]
+                         for j, i in enumerate(ids)])  # fmt: skip
+        phrase = self._phrases(quote or query, ids) if s.phrase_weight else {}
         fused: list[float] = []
         for j, cid in enumerate(ids):
             if s.fusion == "rrf":  # weighted RRF; dense_weight 0.5 is the standard equal-weight form
                 f = 2 * s.dense_weight / (s.rrf_k + dense_rank[cid]) if cid in dense_rank else 0.0
                 f += 2 * (1 - s.dense_weight) / (s.rrf_k + lex_rank[cid]) if cid in lex_rank else 0.0
             else:
-                f = s.dense_weight * float(cos[j]) + (1 - s.dense_weight) * lex_score.get(cid, 0.0) / top_lex
+                f = s.dense_weight * float(best[j]) + (1 - s.dense_weight) * lex_score.get(cid, 0.0) / top_lex
+                f += s.phrase_weight * phrase.get(cid, 0.0)
             fused.append(f)
         if intent.prefer_recent:
-            fused = _recency(fused, [records[i].chunk.published for i in ids], s.recency_weight, s.fusion)
+            fused = _recency(fused, self.storage.lexical.published(ids), s.recency_weight, s.fusion)
         order = sorted(range(len(ids)), key=lambda j: -fused[j])
         return [
-            Hit(
-                chunk=records[ids[j]].chunk,
-                rank=0,
+            _Scored(
+                id=ids[j],
                 score=round(fused[j], 6),
                 dense=round(float(cos[j]), 6),
                 lexical=round(lex_score[ids[j]], 6) if ids[j] in lex_score else None,
                 dense_rank=dense_rank.get(ids[j]),
                 lexical_rank=lex_rank.get(ids[j]),
+                sentence=round(float(best[j]), 6),
             )
             for j in order
         ]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A fused candidate before its text is loaded."""
+
+    id: str
+    score: float
+    dense: float
+    lexical: float | None
+    dense_rank: int | None
+    lexical_rank: int | None
+    sentence: float
 
 
 def _recency(scores: list[float], dates: list[date | None], weight: float, fusion: str) -> list[float]:
@@ -132,17 +197,44 @@ def _recency(scores: list[float], dates: list[date | None], weight: float, fusio
     return out
 
 
-def _dedup(hits: list[Hit], records: dict[str, ChunkRecord], threshold: float) -> list[Hit]:
-    """Drop a hit whose vector is nearly identical to a better one (syndicated copies, reposts)."""
-    kept: list[Hit] = []
-    kept_vecs: list[np.ndarray] = []
-    for h in hits:
-        v = records[h.chunk.id].vec
-        if any(float(v @ kv) >= threshold for kv in kept_vecs):
+def _dedup(
+    scored: list[_Scored],
+    vecs: Mapping[str, ChunkVectors],
+    record: Callable[[str], ChunkRecord | None],
+    threshold: float,
+    k: int,
+) -> list[_Scored]:
+    """The best `k` candidates, one dropped when it repeats a better one (a syndicated copy, a repost).
+
+    A repeat is a near-identical vector that also states the same figures and names: a copy
+    whose number or name changed is news, and is kept (docs/evals.md: dropping such copies cost
+    passage recall on the conflicting-sources set). Texts are read only for near-identical pairs.
+    """
+    kept: list[_Scored] = []
+    for c in scored:
+        if len(kept) >= k:
+            break
+        v = vecs[c.id].vec
+        twins = [o for o in kept if float(v @ vecs[o.id].vec) >= threshold]
+        if twins and any(_facts(record, c.id) == _facts(record, o.id) for o in twins):
             continue
-        kept.append(h)
-        kept_vecs.append(v)
+        kept.append(c)
     return kept
+
+
+def _facts(record: Callable[[str], ChunkRecord | None], cid: str) -> frozenset[str]:
+    rec = record(cid)
+    return checkable_facts(rec.chunk.text) if rec else frozenset()
+
+
+PHRASE_N = 4  # words per shingle: a shorter shared run is ordinary phrasing, not a quote
+_WORDS = re.compile(r"\w+")
+_FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Z][\w'’-]+")
+
+
+def checkable_facts(text: str) -> frozenset[str]:
+    """The figures and capitalised names of a passage: what a changed copy would change."""
+    return frozenset(_FACT.findall(text))
 
 
 def group_by_date(hits: Sequence[Hit]) -> list[tuple[date | None, list[Hit]]]:

@@ -56,9 +56,15 @@ class Settings:
     # --- retrieval
     k: int = 5
     candidates: int = 40  # per retriever, before fusion
-    fusion: str = "rrf"  # or "weighted"; chosen by sweep, see docs/evals.md
-    dense_weight: float = 0.5  # dense share in either fusion (0.5 = standard RRF); docs/evals.md
+    # "weighted": dense_weight * cosine + (1 - dense_weight) * BM25 / best BM25, over every candidate.
+    # Chosen over RRF by a sweep over all eval sets together (docs/evals.md): RRF lets a chunk that
+    # only one retriever ranks first (a quoted sentence) fall behind chunks both rank middling.
+    fusion: str = "weighted"
+    dense_weight: float = 0.65  # dense share in either fusion (RRF: 0.5 = the standard form); docs/evals.md
     rrf_k: int = 60
+    # Bonus for a candidate that repeats the query (or the passage it quotes) verbatim, times the
+    # cube of the share it repeats; 0.2-0.4 was neutral-to-better on every eval set (docs/evals.md).
+    phrase_weight: float = 0.4
     recency_weight: float = 0.15  # how much "latest"/"recent" favours newer articles
     dedup_threshold: float = 0.95  # cosine above which two hits are near-duplicates
 
@@ -130,7 +136,7 @@ class Settings:
         for name in ("candidates", "max_sentences", "rrf_k", "embed_batch_size", "embed_threads"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be greater than 0, got {getattr(self, name)}")
-        for name in ("abstain_threshold", "dedup_threshold", "recency_weight"):
+        for name in ("abstain_threshold", "dedup_threshold", "recency_weight", "phrase_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 < self.ui_port < 65536:

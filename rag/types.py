@@ -79,6 +79,7 @@ class Hit:
     lexical: float | None = None  # BM25 score, when the lexical retriever found it
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    sentence: float | None = None  # cosine of the chunk's best-matching sentence, when computed
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
@@ -91,6 +92,7 @@ class Hit:
             "lexical": self.lexical,
             "dense_rank": self.dense_rank,
             "lexical_rank": self.lexical_rank,
+            "sentence": self.sentence,
             "start": c.start,
             "end": c.end,
             "title": c.title,
