@@ -34,4 +34,7 @@ def test_quoting_a_sentence_finds_its_article_first_20_of_20(tmp_path: Path) -> 
         firsts = [pipeline.retriever.retrieve(quote, k=5).hits[0].chunk.article_id for _, quote in picked]
         answers = [pipeline.ask(f'Which article says "{quote}"?') for _, quote in picked]
     assert firsts == [aid for aid, _ in picked]
-    assert all(not a.abstained and a.citations[0].article_id == aid for a, (aid, _) in zip(answers, picked, strict=True))
+    assert all(
+        not a.abstained and a.citations[0].article_id == aid
+        for a, (aid, _) in zip(answers, picked, strict=True)
+    )
