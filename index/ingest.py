@@ -33,7 +33,7 @@ from rag.storage import Storage, check_model, open_storage, store_exists
 from rag.types import Article, Chunk, FileStatus, IngestReport
 
 EMBED_GROUP = 1024  # texts per embedding call: large enough for length sorting to pay off
-CHUNKER = "sentences-v4"  # bump when chunk boundaries change, so stores built before are re-chunked
+CHUNKER = "sentences-v5"  # bump when chunk boundaries change, so stores built before are re-chunked
 
 
 @dataclass

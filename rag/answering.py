@@ -11,6 +11,7 @@ adds a stage. Adding either is one new file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import pkgutil
 import time
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
+from rag.answer_model import AnswerModel
+from rag.evidence import Evidence, score_evidence
 from rag.plan import QueryPlan
 from rag.retrieve import Retrieval
 from rag.settings import Settings
@@ -34,6 +37,19 @@ class AnswerContext:
     settings: Settings
     idf: Callable[[str], float]  # inverse document frequency of a stemmed term in the index
     trace: Trace  # the trace so far: plan, hits, settings, retrieval timings
+    model: AnswerModel  # the learned sentence and answer models
+
+    @functools.cached_property
+    def evidence(self) -> Evidence:
+        """Every retrieved sentence with its features and score, computed once, on first use."""
+        return score_evidence(self.plan, self.retrieval, self.idf, self.model)
+
+
+def with_evidence(ctx: AnswerContext, evidence: Evidence) -> AnswerContext:
+    """A copy of `ctx` whose evidence is given (the model fit re-scores evidence, not retrieval)."""
+    new = dataclasses.replace(ctx)
+    new.__dict__["evidence"] = evidence  # the cached_property's slot
+    return new
 
 
 class Answerer(Protocol):

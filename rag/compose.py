@@ -97,10 +97,13 @@ def render(answer: Answer) -> str:
         marks = "".join(f"[{n}]" for n in s.citations)
         key = (s.published, s.source, s.label)
         body = f"{s.text} {marks}".rstrip()
-        parts.append(body if key == last else f"{prefix(s.published, s.source, s.label)}: {body}")
+        if key == last and answer.layout != "timeline":
+            parts.append(body)
+        else:
+            parts.append(f"{prefix(s.published, s.source, s.label)}: {body}")
         last = key
     parts.extend(conflict_line(c) for c in answer.conflicts)
-    return " ".join(parts)
+    return ("\n" if answer.layout == "timeline" else " ").join(parts)
 
 
 def conflict_line(c: Conflict) -> str:

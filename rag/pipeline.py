@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 
+from rag.answer_model import AnswerModel, load_answer_model
 from rag.answering import AnswerContext, Answerer, answer_of, load_answerers, load_stages, run_stages
 from rag.compose import finished
 from rag.embedding import Embedder, load_embedder
@@ -32,7 +33,9 @@ _TRACE_KEYS = ("k", "candidates", "fusion", "dense_weight", "rrf_k", "recency_we
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, storage: Storage, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage, embedder: Embedder, model: AnswerModel | None = None
+    ) -> None:
         settings.validate()
         self.settings = settings
         self.storage = storage
@@ -40,6 +43,7 @@ class Pipeline:
         self.retriever = HybridRetriever(storage, embedder, settings)
         self.answerers: dict[str, Answerer] = load_answerers(settings)
         self.stages = load_stages(settings)
+        self.model = model or load_answer_model(settings.answer_model)
         self._closed = False
 
     def modes(self) -> list[str]:
@@ -143,7 +147,7 @@ class Pipeline:
             notes=tuple(notes),
             plan=plan.to_json(),
         )
-        return AnswerContext(plan, r, self.settings, idf_lookup(self.storage.lexical), trace)
+        return AnswerContext(plan, r, self.settings, idf_lookup(self.storage.lexical), trace, self.model)
 
     # --- the corpus, for the UI and the evals
     def article(self, article_id: str) -> Article | None:
@@ -173,7 +177,9 @@ class Pipeline:
         self.close()
 
 
-def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings, embedder: Embedder | None = None, model: AnswerModel | None = None
+) -> Pipeline:
     """Open the store of `settings.data_dir` and the embedding model, ready to answer.
 
     >>> # with build_pipeline(Settings.from_env()) as p: print(p.ask("Who is Viktor Trehubov?").text)
@@ -181,7 +187,7 @@ def build_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipe
     storage = open_storage(settings)  # first: a missing index or another model is reported before loading one
     try:
         embedder = embedder or load_embedder(settings)
-        return Pipeline(settings, storage, embedder)
+        return Pipeline(settings, storage, embedder, model)
     except BaseException:
         storage.close()
         raise

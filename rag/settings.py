@@ -70,13 +70,16 @@ class Settings:
 
     # --- answering
     max_sentences: int = 3
-    abstain_threshold: float = 0.37  # midpoint of the answerable/unanswerable gap, docs/evals.md
+    abstain_threshold: float | None = None  # overrides the fitted answer model's threshold (sweeps)
     llm_backend: str | None = None  # None (extractive), "openai" (any OpenAI-compatible server) or "ollama"
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_timeout: float = 60.0
-    disabled_stages: tuple[str, ...] = ()  # post-answer stages (rag/stages/) switched off, by name
+    disabled_stages: tuple[str, ...] = ()
+    answer_model: Path | None = (
+        None  # fitted answer-model parameters; None: rag/params/answer_model.json  # post-answer stages (rag/stages/) switched off, by name
+    )
 
     # --- UI
     sample_corpus: Path = PROJECT_ROOT / "data" / "corpus"  # what the UI's eval button evaluates over
@@ -104,7 +107,9 @@ class Settings:
             if name not in names:
                 raise ConfigError(f"unknown setting {name!r}")
             if value is not None:
-                values[name] = Path(value) if name in ("data_dir", "model_cache_dir") else value
+                values[name] = (
+                    Path(value) if name in ("data_dir", "model_cache_dir", "answer_model") else value
+                )
         return cls(**values)
 
     def __post_init__(self) -> None:
@@ -137,7 +142,7 @@ class Settings:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be greater than 0, got {getattr(self, name)}")
         for name in ("abstain_threshold", "dedup_threshold", "recency_weight", "phrase_weight"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
+            if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0 < self.ui_port < 65536:
             raise ConfigError(f"ui_port must be a TCP port (1-65535), got {self.ui_port}")
@@ -163,6 +168,7 @@ _ENV: dict[str, str] = {
     "RAG_EMBED_RUNTIME": "embed_runtime",
     "RAG_INGEST_RUNTIME": "ingest_runtime",
     "RAG_CACHE_DIR": "model_cache_dir",
+    "RAG_ANSWER_MODEL": "answer_model",
     "RAG_CHUNK_SIZE": "chunk_size",
     "RAG_CHUNK_OVERLAP": "chunk_overlap",
     "RAG_K": "k",

@@ -221,6 +221,7 @@ class Answer:
     notice: str | None = None  # e.g. "LLM backend unreachable; extractive answer shown"
     conflicts: tuple[Conflict, ...] = ()  # empty when the evidence agrees
     lead: str | None = None  # a line before the sentences, e.g. "As of 8 Mar 2025:"
+    layout: str = "prose"  # or "timeline": one line per date, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -230,6 +231,7 @@ class Answer:
             "mode": self.mode,
             "notice": self.notice,
             "lead": self.lead,
+            "layout": self.layout,
             "citations": [c.to_json() for c in self.citations],
             "sentences": [s.to_json() for s in self.sentences],
             "conflicts": [c.to_json() for c in self.conflicts],

@@ -1,0 +1,78 @@
+"""The data the answer-model fit works on: every suite question planned, retrieved and turned into
+evidence once, through the real pipeline, so that a candidate model only re-scores features."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evals.questions import Question, load_questions
+from evals.runner import eval_settings
+from rag.answer_model import AnswerModel
+from rag.answering import AnswerContext
+from rag.evidence import Evidence
+from rag.plan import QueryPlan
+from rag.settings import PROJECT_ROOT, Settings
+
+SUITE = PROJECT_ROOT / "evals" / "suites" / "default.toml"
+
+
+@dataclass(frozen=True)
+class FitSet:
+    name: str
+    questions: Path
+    corpus: Path
+
+
+@dataclass(frozen=True)
+class Item:
+    set: str
+    q: Question
+    ctx: AnswerContext  # plan, retrieval, idf, trace: everything but the model's scores
+    ev0: Evidence  # features of every retrieved sentence
+
+    @property
+    def plan(self) -> QueryPlan:
+        return self.ctx.plan
+
+
+def default_sets(suite: Path = SUITE) -> list[FitSet]:
+    """The sets of the default suite (questions and corpus paths are relative to the suite file)."""
+    data = tomllib.loads(suite.read_text(encoding="utf-8"))
+    return [
+        FitSet(s["name"], (suite.parent / s["questions"]).resolve(), (suite.parent / s["corpus"]).resolve())
+        for s in data["sets"]
+    ]
+
+
+def collect(sets: Sequence[FitSet], settings: Settings) -> list[Item]:
+    """Plan, retrieve and describe every question of every set (indexes reused from `rag eval`)."""
+    from index.ingest import ingest_paths
+    from rag.pipeline import build_pipeline
+
+    items: list[Item] = []
+    for fs in sets:
+        es = eval_settings(fs.corpus, settings)
+        ingest_paths([fs.corpus], es, progress=False)
+        pipeline = build_pipeline(es, model=AnswerModel.blank())  # left open: contexts keep its BM25 idf
+        for q in tqdm(load_questions(fs.questions), desc=f"collect {fs.name}", unit="q"):
+            plan = pipeline.plan(q.question)
+            ctx = pipeline._context(plan, pipeline.retriever.search(plan), {})
+            items.append(Item(fs.name, q, ctx, ctx.evidence))
+    return items
+
+
+def rescore(ev: Evidence, model: AnswerModel) -> Evidence:
+    """The same sentences scored by another model, best first."""
+    if not ev.sentences:
+        return ev
+    import numpy as np
+
+    p = model.sentence_probability(np.array([s.x for s in ev.sentences]))
+    ss = sorted((dataclasses.replace(s, p=float(v)) for s, v in zip(ev.sentences, p, strict=True)), key=lambda s: -s.p)
+    return dataclasses.replace(ev, sentences=tuple(ss))

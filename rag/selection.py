@@ -1,0 +1,140 @@
+"""Choosing the answer sentences from the scored evidence, and deciding whether to abstain.
+
+A factoid question gets its best sentence and the few that score close to it; a broad question
+("what happened in X?") gets the most informative sentences of the top passages, at most two per
+article. The answer model's probability that the composed answer is right becomes the answer's
+confidence; a factoid answer abstains below the model's threshold, a broad one only when the
+passages are off topic (the question's names or most of its words are missing from them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.answer_model import AnswerModel
+from rag.evidence import Evidence, Sentence
+from rag.plan import QueryPlan
+from rag.types import Hit
+
+ANSWER_FEATURES = (
+    "p1", "p2", "sem1", "lex1", "cov1", "miss_idf", "miss_share", "names1", "type_missing1",
+    "period_asked", "period_found", "top_dense", "strong", "broad",
+)  # fmt: skip
+REDUNDANT = 0.9  # cosine above which two sentences say the same thing
+BROAD_SENTENCES = 4
+PER_ARTICLE = 2  # a broad answer's sentences from one article, at most
+
+
+@dataclass(frozen=True)
+class Selection:
+    chosen: tuple[Sentence, ...]
+    x: tuple[float, ...]  # answer features, in ANSWER_FEATURES order
+    confidence: float  # P(the answer is right), from the answer model
+    abstained: bool
+    reason: str  # why it answered or abstained, for the trace
+
+
+def select(
+    plan: QueryPlan,
+    ev: Evidence,
+    hits: Sequence[Hit],
+    model: AnswerModel,
+    max_sentences: int,
+    threshold: float | None = None,
+) -> Selection:
+    """The answer sentences for `plan` and the abstention decision (`threshold` overrides the model's)."""
+    threshold = model.threshold if threshold is None else threshold
+    x = answer_features(plan, ev, hits)
+    if plan.dates.period and ev.sentences:
+        # A question bound to a period is answered only by sentences that place themselves in it
+        # (a year or range in the sentence or beside it); with none, the passages lack the answer.
+        within = tuple(s for s in ev.sentences if s.feature("window_period"))
+        if not within:
+            a, b = plan.dates.period
+            return Selection((), tuple(x), 0.0, True, f"no passage mentions {a}" + (f"-{b}" if b != a else ""))
+        ev = dataclasses.replace(ev, sentences=within)
+    confidence = model.answer_probability(x) if ev.sentences else 0.0
+    if not ev.sentences:
+        return Selection((), tuple(x), 0.0, True, "no sentence to quote")
+    if plan.broad:
+        feats = dict(zip(ANSWER_FEATURES, x, strict=True))
+        if feats["miss_share"] >= 0.5 or _names_missing(ev, hits):
+            return Selection(
+                (), tuple(x), confidence, True, "the passages are not about the question's topic"
+            )
+        return Selection(broad_sentences(ev), tuple(x), confidence, False, "overview of the top passages")
+    if confidence < threshold:
+        return Selection((), tuple(x), confidence, True, f"confidence {confidence:.2f} < {threshold:.2f}")
+    return Selection(
+        factoid_sentences(ev, model.keep_ratio, max_sentences), tuple(x), confidence, False, "answered"
+    )
+
+
+def factoid_sentences(ev: Evidence, keep_ratio: float, limit: int) -> tuple[Sentence, ...]:
+    """The best sentence, then the best of each other article that scores close to it (sources may
+    answer for different people of one name, or disagree), then close seconds from any article."""
+    best = ev.sentences[0]
+    close = [s for s in ev.sentences if s.p >= keep_ratio * best.p]
+    chosen = [best]
+    for s in close[1:]:
+        if len(chosen) < limit and all(o.article_id != s.article_id for o in chosen) and not _redundant(s, chosen):
+            chosen.append(s)
+    for s in close[1:]:
+        if len(chosen) < limit and s not in chosen and not _redundant(s, chosen):
+            chosen.append(s)
+    return tuple(chosen)
+
+
+def broad_sentences(ev: Evidence, limit: int = BROAD_SENTENCES) -> tuple[Sentence, ...]:
+    """The most informative sentences across the top passages: no repeats, at most two per article."""
+    best = ev.sentences[0]
+    chosen: list[Sentence] = []
+    per: dict[str, int] = {}
+    for s in ev.sentences:
+        if len(chosen) >= limit or s.p < 0.5 * best.p:
+            break
+        if per.get(s.article_id, 0) >= PER_ARTICLE or _redundant(s, chosen):
+            continue
+        chosen.append(s)
+        per[s.article_id] = per.get(s.article_id, 0) + 1
+    return tuple(chosen)
+
+
+def answer_features(plan: QueryPlan, ev: Evidence, hits: Sequence[Hit]) -> list[float]:
+    """Question-level features: how good the best evidence is, and what the passages lack."""
+    ss = ev.sentences
+    best = ss[0] if ss else None
+    covered: set[str] = set().union(*ev.chunk_terms.values()) if ev.chunk_terms else set()
+    missing = {t: w for t, w in ev.qweight.items() if t not in covered}
+    top_idf = max(ev.qweight.values(), default=1.0) or 1.0
+    total = sum(ev.qweight.values()) or 1.0
+    return [
+        best.p if best else 0.0,
+        ss[1].p if len(ss) > 1 else 0.0,
+        best.feature("sem") if best else 0.0,
+        best.feature("lex") if best else 0.0,
+        best.feature("chunk_cov") if best else 0.0,
+        max(missing.values(), default=0.0) / top_idf,
+        sum(missing.values()) / total,
+        best.feature("names") if best else 0.0,
+        best.feature("type_missing") if best else 0.0,
+        1.0 if plan.dates.period else 0.0,
+        1.0 if plan.dates.period and any(s.feature("period_in") for s in ss[:10]) else 0.0,
+        float(hits[0].dense or 0.0) if hits else 0.0,
+        min(sum(s.p >= 0.5 for s in ss) / 5.0, 1.0),
+        1.0 if plan.broad else 0.0,
+    ]
+
+
+def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:
+    return any(float(s.vec @ o.vec) >= REDUNDANT or s.text == o.text for o in chosen)
+
+
+def _names_missing(ev: Evidence, hits: Sequence[Hit]) -> bool:
+    """Whether a name the question asks about appears in none of the passages."""
+    if not ev.names:
+        return False
+    texts = " ".join(f"{h.chunk.title or ''} {h.chunk.text}".lower() for h in hits)
+    return any(n not in texts for n in ev.names)

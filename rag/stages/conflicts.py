@@ -1,0 +1,105 @@
+"""Sources that disagree: answering sentences from different sources that give different values
+for what the question asks (a figure, a date, a name) are reported as a conflict, each value
+with its citations, outlet and date, and every value is quoted in the answer.
+
+A source updating its own figure is a development, not a disagreement: each source speaks
+through its newest answering sentence, and two sources only disagree when their newest reports
+are close in time (or undated). Undated articles count as separate sources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rag.answering import AnswerContext
+from rag.evidence import Sentence
+from rag.stages._common import rebuilt
+from rag.types import Answer, Conflict, ConflictValue
+from rag.values import answering, value_of
+
+SAME_TIME_DAYS = 3  # reports further apart than this describe different moments, not a disagreement
+MAX_VALUES = 4
+
+
+class Conflicts:
+    name = "conflicts"
+    order = 30
+
+    def applies(self, ctx: AnswerContext, answer: Answer) -> bool:
+        return not answer.abstained and ctx.plan.answer_type is not None and ctx.plan.kind != "timeline"
+
+    def apply(self, ctx: AnswerContext, answer: Answer) -> Answer:
+        plan = ctx.plan
+        newest: dict[str, tuple[Sentence, str]] = {}  # source -> its newest answering sentence and value
+        for s in answering(ctx.evidence):
+            v = value_of(s.text, plan.answer_type, plan.query, s.hit.chunk.published)
+            if v is None:
+                continue
+            who = _source(s)
+            held = newest.get(who)
+            if held is None or _day(s) > _day(held[0]):
+                newest[who] = (s, v)
+        groups = _disagreeing(list(newest.values()))
+        if len(groups) < 2:
+            return answer
+        if answer.mode != "extractive":
+            return answer  # generated text: its citations are the model's, not these sentences
+        kept = _chosen(ctx, answer)
+        for _, members in groups:
+            if not any(
+                any(m is k or (m.article_id, m.span) == (k.article_id, k.span) for k in kept) for m in members
+            ):
+                kept.append(members[0])
+        labels = [s.label for s in answer.sentences] + [None] * (len(kept) - len(answer.sentences))
+        out = rebuilt(answer, kept, labels[: len(kept)], lead=answer.lead, layout=answer.layout)
+        number = {(c.article_id, c.start, c.end): c.n for c in out.citations}
+        values = tuple(
+            ConflictValue(
+                value=v,
+                citations=tuple(
+                    dict.fromkeys(
+                        number[(m.article_id, m.span.start, m.span.end)]
+                        for m in members
+                        if (m.article_id, m.span.start, m.span.end) in number
+                    )
+                ),
+                source=members[0].hit.chunk.source,
+                published=members[0].hit.chunk.published,
+            )
+            for v, members in groups
+        )
+        about = plan.query.rstrip("?.! ").strip()
+        return dataclasses.replace(out, conflicts=(Conflict(about[:1].lower() + about[1:], values),))
+
+
+def _chosen(ctx: AnswerContext, answer: Answer) -> list[Sentence]:
+    """The evidence sentences the answer quotes, in its order."""
+    spans = [(c.article_id, c.start, c.end) for c in answer.citations]
+    by_span = {(s.article_id, s.span.start, s.span.end): s for s in ctx.evidence.sentences}
+    return [by_span[k] for k in spans if k in by_span]
+
+
+def _source(s: Sentence) -> str:
+    ch = s.hit.chunk
+    return f"{ch.source}" if ch.source and ch.published else f"article:{ch.article_id}"
+
+
+def _day(s: Sentence) -> int:
+    d = s.hit.chunk.published
+    return d.toordinal() if d else 0
+
+
+def _disagreeing(reports: list[tuple[Sentence, str]]) -> list[tuple[str, list[Sentence]]]:
+    """Values of reports close in time to the newest one, grouped; best-supported value first."""
+    if not reports:
+        return []
+    latest = max(_day(s) for s, _ in reports)
+    current = [(s, v) for s, v in reports if not _day(s) or latest - _day(s) <= SAME_TIME_DAYS]
+    groups: dict[str, list[Sentence]] = {}
+    for s, v in sorted(current, key=lambda r: -r[0].p):
+        groups.setdefault(v, []).append(s)
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), -kv[1][0].p))
+    return ranked[:MAX_VALUES]
+
+
+STAGE = Conflicts()
