@@ -170,7 +170,9 @@ def run_suite(
         naive_summary, naive_records = None, []
         if with_naive:
             if embed is None:
+                t_load = time.perf_counter()
                 embed = naive.naive_embedding()
+                timings["naive_model_load"] = time.perf_counter() - t_load
             idx = naive.open_or_build(s.corpus, root, embed=embed, progress=progress)
             t3 = time.perf_counter()
             naive_records = naive.answer_questions(idx, qs, progress, desc=f"{s.name}: naive")
