@@ -7,7 +7,8 @@ Every measured pipeline runs in its own fresh subprocess (`--worker`), so each p
      runtime is "auto", i.e. torch-bf16 on a CPU with AMX-BF16, else onnx-int8)
   a2) ours with RAG_INGEST_RUNTIME=onnx-int8: what a CPU without AMX runs (--skip-int8 to leave out)
   b) naive: SimpleDirectoryReader -> SentenceSplitter(256, 32) -> HuggingFaceEmbedding (MiniLM,
-     torch) -> VectorStoreIndex over ChromaVectorStore (PersistentClient, fresh dir)
+     torch) -> VectorStoreIndex over ChromaVectorStore (PersistentClient, fresh dir); built by
+     evals/naive.py, the same baseline `rag eval --suite` scores beside ours
   c) ours/naive ratio of MB of article text per second
   d) re-ingest of the unchanged corpus with ours (fresh process, same data dir)
   e) cold start of `rag ask` (or of build_pipeline + ask when rag/cli.py does not exist)
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import generate, write_txt
+from evals.naive import ARTICLE_ID, TOP_K, build_index
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -70,14 +72,6 @@ def article_text_bytes(corpus: Path) -> tuple[int, int]:
             n += 1
             size += len(a.text.encode("utf-8"))
     return n, size
-
-
-def minilm_dir() -> str:
-    """The packaged all-MiniLM-L6-v2 directory (the same weights our runtimes export from)."""
-    from rag.onnx_export import model_source
-    from rag.settings import DEFAULT_MODEL
-
-    return model_source(DEFAULT_MODEL)
 
 
 def _settings(data_dir: Path, **overrides: Any) -> Any:
@@ -119,33 +113,6 @@ def work_ours(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _naive_index(corpus: Path, chroma_dir: Path) -> tuple[Any, Any, float]:
-    """Build the naive llama-index index; returns (index, chroma collection, model load seconds)."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    t = time.perf_counter()
-    embed = HuggingFaceEmbedding(model_name=minilm_dir(), device="cpu")
-    load = time.perf_counter() - t
-    docs = SimpleDirectoryReader(str(corpus)).load_data()
-    client = chromadb.PersistentClient(
-        path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    col = client.get_or_create_collection("naive")
-    store = ChromaVectorStore(chroma_collection=col)
-    index = VectorStoreIndex.from_documents(
-        docs,
-        storage_context=StorageContext.from_defaults(vector_store=store),
-        embed_model=embed,
-        transformations=[SentenceSplitter(chunk_size=256, chunk_overlap=32)],
-    )
-    return index, col, load
-
-
 def work_naive(spec: dict[str, Any]) -> dict[str, Any]:
     # Import cost is left out on both sides; the model load is inside the timing on both sides
     # (ingest_paths loads our embedder itself).
@@ -157,7 +124,7 @@ def work_naive(spec: dict[str, Any]) -> dict[str, Any]:
     load0 = os.getloadavg()[0]
     c0 = cpu_seconds()
     t0 = time.perf_counter()
-    _, col, load = _naive_index(Path(spec["corpus"]), Path(spec["data"]))
+    _, col, load = build_index(Path(spec["corpus"]), Path(spec["data"]))
     secs = time.perf_counter() - t0
     n = col.count()
     return {
@@ -193,12 +160,12 @@ def work_quality_ours(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def work_quality_naive(spec: dict[str, Any]) -> dict[str, Any]:
-    index, _, _ = _naive_index(SEED_CORPUS, Path(spec["data"]))
-    retriever = index.as_retriever(similarity_top_k=5)
+    index, _, _ = build_index(SEED_CORPUS, Path(spec["data"]))
+    retriever = index.as_retriever(similarity_top_k=TOP_K)
     per: list[dict[str, Any]] = []
     for q in _dev_questions():
         nodes = retriever.retrieve(q["question"])
-        got = list(dict.fromkeys(Path(n.node.metadata.get("file_name", "")).stem for n in nodes))[:5]
+        got = list(dict.fromkeys(n.node.metadata[ARTICLE_ID] for n in nodes))[:5]
         per.append({"id": q["id"], "hit": any(s in got for s in q["sources"]), "retrieved": got})
     return {"hit_at_5": sum(p["hit"] for p in per) / len(per), "n": len(per), "per_question": per}
 

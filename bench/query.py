@@ -46,14 +46,13 @@ from typing import Any
 import numpy as np
 
 from bench.corpus import EVENTS, FIRST, LAST, ORGS, REGIONS, ROLES, THINGS, TOWNS, generate, write_txt
-from bench.ingest import DEV_SET, _settings, cpu_seconds, machine, minilm_dir, peak_rss_mb
+from bench.ingest import DEV_SET, _settings, cpu_seconds, machine, peak_rss_mb
 from bench.ingest import run_worker as run_worker_of
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CHUNKS_PER_ARTICLE = 7
 NOISE = 0.02
-NAIVE_COLLECTION = "naive"
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -204,16 +203,14 @@ def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str,
     )
 
     # The naive copy: same ids, texts and vectors, Chroma defaults, through ChromaVectorStore.add.
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
     from llama_index.core.schema import BaseNode, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from evals.naive import open_collection
+
     t = time.perf_counter()
-    client = chromadb.PersistentClient(
-        path=str(root / "naive"), settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    store = ChromaVectorStore(chroma_collection=client.get_or_create_collection(NAIVE_COLLECTION))
+    collection = open_collection(root / "naive")
+    store = ChromaVectorStore(chroma_collection=collection)
     all_ids = sorted(cat.chunk_ids())
     for i in range(0, len(all_ids), 5000):
         by_id = cat.chunk_records(all_ids[i : i + 5000])
@@ -228,7 +225,7 @@ def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str,
         ]
         store.add(nodes)
     info["naive"] = {
-        "vectors": client.get_collection(NAIVE_COLLECTION).count(),
+        "vectors": collection.count(),
         "build_seconds": time.perf_counter() - t,
     }
     print(f"naive: {info['naive']['vectors']} vectors in {info['naive']['build_seconds']:.0f} s", flush=True)
@@ -351,17 +348,18 @@ def _patch_lexical_check_once() -> None:
 
 
 def work_naive(spec: dict[str, Any]) -> dict[str, Any]:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
     from llama_index.core import VectorStoreIndex
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from evals.naive import TOP_K, naive_embedding, open_collection
+
     t = time.perf_counter()
-    client = chromadb.PersistentClient(path=spec["data"], settings=ChromaSettings(anonymized_telemetry=False))
-    store = ChromaVectorStore(chroma_collection=client.get_collection(NAIVE_COLLECTION))
-    embed = HuggingFaceEmbedding(model_name=minilm_dir(), device="cpu")
-    retriever = VectorStoreIndex.from_vector_store(store, embed_model=embed).as_retriever(similarity_top_k=5)
+    collection = open_collection(Path(spec["data"]))
+    store = ChromaVectorStore(chroma_collection=collection)
+    embed = naive_embedding()
+    retriever = VectorStoreIndex.from_vector_store(store, embed_model=embed).as_retriever(
+        similarity_top_k=TOP_K
+    )
     open_s = time.perf_counter() - t
     qs = questions(spec["questions"], spec["seed"])
     warm = questions(spec["warmup"] + 500, spec["seed"] + 1)[-spec["warmup"] :]
@@ -378,7 +376,7 @@ def work_naive(spec: dict[str, Any]) -> dict[str, Any]:
         "open_seconds": open_s,
         "retrieve": _summary(times),
         "retrieve_cpu_ms_per_question": (cpu_seconds() - c0) * 1000 / len(qs),
-        "vectors": client.get_collection(NAIVE_COLLECTION).count(),
+        "vectors": collection.count(),
         "peak_rss_mb": peak_rss_mb(),
         "load_before": load0,
         "load_after": os.getloadavg()[0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,6 +39,9 @@ TOLERANCES: dict[str, Tolerance] = {
     "false_abstention_rate": Tolerance("lower"),
     "faithfulness": Tolerance("higher", absolute=0.05),
     "relevancy": Tolerance("higher", absolute=0.05),
+    "false_value_rate": Tolerance("lower"),
+    "false_value_alone": Tolerance("lower"),
+    "conflict_recall": Tolerance("higher"),
     # Latency on a dozen questions is noisy on a shared 2-core machine (p50 went 8 -> 47 ms under
     # load): the gate only catches blow-ups (2x + 150 ms); bench/query.py measures the targets.
     "latency_p50_ms": Tolerance("latency", absolute=150.0, relative=1.0),
@@ -56,6 +60,7 @@ class Regression:
     baseline: float | None
     current: float
     limit: float  # the worst value the tolerance allowed
+    set: str | None = None  # the question set, in a suite run
 
     @property
     def delta(self) -> float:
@@ -63,10 +68,11 @@ class Regression:
 
     def __str__(self) -> str:
         unit = " ms" if self.metric.endswith("_ms") else ""
+        where = f"set {self.set}: " if self.set else ""
         if self.baseline is None:
-            return f"{self.metric}: {self.current:.3f}{unit}, must be at least {self.limit:.3f}{unit}"
+            return f"{where}{self.metric}: {self.current:.3f}{unit}, must be at least {self.limit:.3f}{unit}"
         return (
-            f"{self.metric}: {self.baseline:.3f}{unit} -> {self.current:.3f}{unit} "
+            f"{where}{self.metric}: {self.baseline:.3f}{unit} -> {self.current:.3f}{unit} "
             f"({self.delta:+.3f}{unit}; limit {self.limit:.3f}{unit})"
         )
 
@@ -100,6 +106,21 @@ def compare(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[Reg
         floor = FLOORS.get(name)
         if floor is not None and cur < floor - 1e-9:
             out.append(Regression(name, base, cur, floor))
+    return out
+
+
+def compare_sets(
+    current: Mapping[str, Mapping[str, Any]], baseline: Mapping[str, Mapping[str, Any]]
+) -> list[Regression]:
+    """Per-set regressions of a suite run: `compare` on each set that both {set: summary} maps hold.
+
+    >>> [str(r) for r in compare_sets({"squad2": {"hit_at_1": 0.5}}, {"squad2": {"hit_at_1": 0.6}, "x": {}})]
+    ['set squad2: hit_at_1: 0.600 -> 0.500 (-0.100; limit 0.580)']
+    """
+    out: list[Regression] = []
+    for name, summary in current.items():
+        if name in baseline:
+            out += [dataclasses.replace(r, set=name) for r in compare(summary, baseline[name])]
     return out
 
 

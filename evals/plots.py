@@ -43,7 +43,7 @@ def metric_bars(summary: Mapping[str, Any], baseline: Mapping[str, Any] | None, 
     ax.set_title("Answer quality" + (" against the baseline" if has_base else ""), pad=24)
     ax.grid(axis="x", alpha=0.3)
     _legend_on_top(ax, 2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def latency_hist(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
@@ -62,7 +62,7 @@ def latency_hist(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def type_breakdown(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
@@ -93,7 +93,7 @@ def type_breakdown(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
     ax.set_title("Results by question type (unanswerable: correct = abstained)", pad=24)
     _legend_on_top(ax, 2)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sweep_chart(
@@ -127,7 +127,7 @@ def sweep_chart(
     ax.set_title("Sweep: answer quality per settings combination")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _legend_on_top(ax: Axes, ncols: int) -> None:
@@ -155,7 +155,7 @@ def _label_bars(
             )
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, format="png", bbox_inches="tight")

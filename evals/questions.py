@@ -48,6 +48,22 @@ class Question:
         """The question's type for breakdowns (see `question_type`)."""
         return question_type(self.question, self.answerable)
 
+    @property
+    def kind(self) -> str | None:
+        """The set's own label for what the question tests ("latest", "as_of", "conflict"...), if any."""
+        kind = self.extra.get("kind")
+        return kind if isinstance(kind, str) else None
+
+    @property
+    def wrong_answers(self) -> tuple[str, ...]:
+        """Values planted by false passages (RAMDocs): an answer must not assert them."""
+        return tuple(self.extra.get("wrong_answers") or ())
+
+    @property
+    def conflict_values(self) -> tuple[str, ...]:
+        """Values that the answer's `conflicts` must report (every one of them)."""
+        return tuple(self.extra.get("conflict_values") or ())
+
 
 def question_type(text: str, answerable: bool = True) -> str:
     """Type from the first wh-word; unanswerable questions form their own group.
@@ -133,6 +149,19 @@ def parse_question(line: str, where: str) -> Question:
         raise bad("answerable", "true or false")
     if not answerable and lists["key_facts"]:
         raise bad("key_facts", "empty when 'answerable' is false")
+    for name in ("wrong_answers", "conflict_values"):
+        value = raw.get(name)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise bad(name, "a list of non-empty strings")
+    for name in ("ambiguous", "conflict"):
+        if name in raw and not isinstance(raw[name], bool):
+            raise bad(name, "true or false")
+    if "kind" in raw and (not isinstance(raw["kind"], str) or not raw["kind"].strip()):
+        raise bad("kind", 'a non-empty string such as "latest" or "factoid"')
+    if "doc_labels" in raw and not isinstance(raw["doc_labels"], dict):
+        raise bad("doc_labels", "an object mapping passage ids to labels")
     known = {"id", "question", "answer", "key_facts", "sources", "answerable"}
     return Question(
         id=raw["id"],

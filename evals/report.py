@@ -68,10 +68,10 @@ def metric_rows(
         rows.append(
             [
                 name,
-                _fmt(value, name),
+                fmt(value, name),
                 str(entry.get("n", "")),
-                _fmt(base, name),
-                _fmt(delta, name, True),
+                fmt(base, name),
+                fmt(delta, name, True),
                 status,
             ]
         )
@@ -135,14 +135,14 @@ def render_markdown(
     lines += [f"- {h}" for h in _header(summary, regressions, baseline is not None)]
     lines += [f"- **Regression**: {reg}" for reg in regressions]
     lines += ["", "## Metrics", ""]
-    lines += _md_table(
+    lines += md_table(
         ["metric", "value", "n", "baseline", "delta", "status"], metric_rows(summary, baseline, regressions)
     )
     lines += ["", "## Latency per stage (ms)", ""]
     lat = summary.get("latency_ms", {})
-    lines += _md_table(
+    lines += md_table(
         ["stage", "p50", "p95", "n"],
-        [[k, _fmt(v["p50"], "_ms"), _fmt(v["p95"], "_ms"), str(v["n"])] for k, v in lat.items()],
+        [[k, fmt(v["p50"], "_ms"), fmt(v["p95"], "_ms"), str(v["n"])] for k, v in lat.items()],
     )
     lines += ["", "## Plots", ""]
     for key, p in pngs.items():
@@ -160,10 +160,10 @@ def render_markdown(
             "",
         ]
     lines += ["## All questions", ""]
-    rows = [[*row[:-1], _md_cell(row[-1])] for row in _question_rows(records)]
-    lines += _md_table(["id", "type", "result", "key-fact recall", "ms", "question"], rows)
+    rows = [[*row[:-1], md_cell(row[-1])] for row in _question_rows(records)]
+    lines += md_table(["id", "type", "result", "key-fact recall", "ms", "question"], rows)
     lines += ["", "## Settings", ""]
-    lines += _md_table(["setting", "value"], _settings_rows(summary))
+    lines += md_table(["setting", "value"], _settings_rows(summary))
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +181,7 @@ def render_html(
     parts += [f'<li class="bad"><b>Regression</b>: {e(str(reg))}</li>' for reg in regressions]
     parts += ["</ul>", "<h2>Metrics</h2>"]
     parts.append(
-        _html_table(
+        html_table(
             ["metric", "value", "n", "baseline", "delta", "status"],
             metric_rows(summary, baseline, regressions),
         )
@@ -189,9 +189,9 @@ def render_html(
     lat = summary.get("latency_ms", {})
     parts += [
         "<h2>Latency per stage (ms)</h2>",
-        _html_table(
+        html_table(
             ["stage", "p50", "p95", "n"],
-            [[k, _fmt(v["p50"], "_ms"), _fmt(v["p95"], "_ms"), str(v["n"])] for k, v in lat.items()],
+            [[k, fmt(v["p50"], "_ms"), fmt(v["p95"], "_ms"), str(v["n"])] for k, v in lat.items()],
         ),
     ]
     parts.append("<h2>Plots</h2>")
@@ -212,8 +212,8 @@ def render_html(
         ]
     parts.append("<h2>All questions</h2>")
     rows = _question_rows(records)
-    parts.append(_html_table(["id", "type", "result", "key-fact recall", "ms", "question"], rows))
-    parts += ["<h2>Settings</h2>", _html_table(["setting", "value"], _settings_rows(summary))]
+    parts.append(html_table(["id", "type", "result", "key-fact recall", "ms", "question"], rows))
+    parts += ["<h2>Settings</h2>", html_table(["setting", "value"], _settings_rows(summary))]
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}"
         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}"
@@ -225,7 +225,7 @@ def render_html(
     )
 
 
-def _fmt(value: Any, name: str, signed: bool = False) -> str:
+def fmt(value: Any, name: str, signed: bool = False) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -235,17 +235,17 @@ def _fmt(value: Any, name: str, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    out += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
     return out
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
@@ -265,8 +265,8 @@ def _question_rows(records: Sequence[Mapping[str, Any]]) -> list[list[str]]:
             r["id"],
             r["type"],
             "pass" if not r.get("failure") else "FAIL",
-            _fmt(r["metrics"]["key_fact_recall"], ""),
-            _fmt(r["timings_ms"]["total"], "_ms"),
+            fmt(r["metrics"]["key_fact_recall"], ""),
+            fmt(r["timings_ms"]["total"], "_ms"),
             r["question"],
         ]
         for r in records

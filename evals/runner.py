@@ -113,7 +113,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
 
 
 def answer_all(
-    pipeline: Any, questions: Sequence[Question], k: int, progress: bool = True
+    pipeline: Any, questions: Sequence[Question], k: int, progress: bool = True, desc: str = "eval"
 ) -> list[dict[str, Any]]:
     """Ask every question through `pipeline` and score it; article texts come from pipeline.article()."""
     texts: dict[str, str | None] = {}
@@ -125,7 +125,7 @@ def answer_all(
         return texts[article_id]
 
     records = []
-    for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
+    for q in tqdm(questions, desc=desc, unit="q", disable=not progress):
         t0 = time.perf_counter()
         answer = pipeline.ask(q.question)
         total_ms = (time.perf_counter() - t0) * 1000
@@ -170,22 +170,8 @@ def run_eval(
         {
             "k": es.k,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "questions": {"path": str(questions), "n": len(qs), "sha256": _sha(questions)},
-            "corpus": {
-                "path": str(corpus),
-                "fingerprint": fingerprint,
-                "files": n_files,
-                "articles": ingested.articles_total,
-                "chunks": ingested.chunks_total,
-                "index_dir": str(es.data_dir),
-                "ingest": {
-                    "indexed": ingested.count("indexed") + ingested.count("updated"),
-                    "unchanged": ingested.count("unchanged"),
-                    "failed": [f"{f.path}: {f.reason}" for f in ingested.files if f.status == "failed"],
-                    "texts_embedded": ingested.texts_embedded,
-                    "seconds": round(ingested.seconds, 2),
-                },
-            },
+            "questions": {"path": str(questions), "n": len(qs), "sha256": file_sha(questions)},
+            "corpus": corpus_info(corpus, fingerprint, n_files, ingested, es),
             "settings": es.public(),
             "baseline": str(baseline) if baseline is not None else None,
             "gate": ("fail" if regressions else "pass") if base is not None else "no baseline",
@@ -201,6 +187,27 @@ def run_eval(
     return EvalResult(summary, regressions, out, records)
 
 
+def corpus_info(
+    corpus: Path, fingerprint: str, n_files: int, ingested: IngestReport, es: Settings
+) -> dict[str, Any]:
+    """summary.json's "corpus" block: what was indexed, where, and what the ingest did."""
+    return {
+        "path": str(corpus),
+        "fingerprint": fingerprint,
+        "files": n_files,
+        "articles": ingested.articles_total,
+        "chunks": ingested.chunks_total,
+        "index_dir": str(es.data_dir),
+        "ingest": {
+            "indexed": ingested.count("indexed") + ingested.count("updated"),
+            "unchanged": ingested.count("unchanged"),
+            "failed": [f"{f.path}: {f.reason}" for f in ingested.files if f.status == "failed"],
+            "texts_embedded": ingested.texts_embedded,
+            "seconds": round(ingested.seconds, 2),
+        },
+    }
+
+
 def latest_report(out_root: Path) -> Path | None:
     """The newest report.html at or under `out_root` (report.md sits beside it), or None."""
     if not out_root.is_dir():
@@ -209,5 +216,6 @@ def latest_report(out_root: Path) -> Path | None:
     return max(reports, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def _sha(path: Path) -> str:
+def file_sha(path: Path) -> str:
+    """sha256 prefix of a file's bytes (which question file a summary was made from)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from evals import metrics as m
+from evals.calibration import expected_calibration_error
+from evals.conflicts import conflict_recalled, false_value_flags
 from evals.questions import Question
 from rag.types import Answer
 
@@ -28,9 +30,53 @@ SCORE_KEYS = (
     "false_abstention_rate",
     "faithfulness",
     "relevancy",
+    "false_value_rate",
+    "false_value_with_flag",
+    "false_value_alone",
+    "conflict_recall",
 )
+# Per-question flags behind the false-value rates (evals/conflicts.py), in summary-key order.
+FALSE_VALUE_KEYS = ("false_value", "false_value_with_flag", "false_value_alone")
 LATENCY_KEYS = ("latency_p50_ms", "latency_p95_ms")
 NO_LLM = "no LLM configured"
+
+
+def retrieval_values(q: Question, passages: Sequence[tuple[str, str]], k: int) -> dict[str, Any]:
+    """Article- and passage-level retrieval metrics of ranked (article_id, text) passages."""
+    ranked_articles = [a for a, _ in passages]
+    art_rel = [a in set(q.sources) for a in ranked_articles]
+    pas_rel = m.passage_relevance(passages, q.key_facts, q.sources)
+    has_src, has_facts = bool(q.sources), bool(q.key_facts)
+    return {
+        "hit_at_1": m.hit_at_k(art_rel, 1) if has_src else None,
+        "hit_at_5": m.hit_at_k(art_rel, 5) if has_src else None,
+        "hit_at_k": m.hit_at_k(art_rel, k) if has_src else None,
+        "rr": m.reciprocal_rank(art_rel) if has_src else None,
+        "recall_at_k": m.article_recall_at_k(ranked_articles, q.sources, k),
+        "passage_hit_at_k": m.hit_at_k(pas_rel, k) if has_facts else None,
+        "passage_rr": m.reciprocal_rank(pas_rel) if has_facts else None,
+        "passage_recall_at_k": m.passage_recall_at_k(passages, q.key_facts, q.sources, k),
+    }
+
+
+def answer_values(
+    q: Question, stated: str, abstained: bool, conflicts: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Key facts, planted wrong values and reported conflicts of one answer's stated text."""
+    scored = q.answerable and bool(q.key_facts)
+    missing = m.missing_facts(q.key_facts, stated) if q.answerable else []
+    planted = (
+        false_value_flags(stated, q.key_facts, q.wrong_answers, conflicts)
+        if q.answerable and not abstained
+        else dict.fromkeys(FALSE_VALUE_KEYS)
+    )
+    return {
+        "key_fact_recall": m.key_fact_recall(q.key_facts, stated) if scored else None,
+        "accurate": (not abstained and not missing) if q.answerable else None,
+        "missing": missing,
+        **planted,
+        "conflict_recalled": conflict_recalled(q.conflict_values, conflicts),
+    }
 
 
 def score_question(
@@ -38,11 +84,9 @@ def score_question(
 ) -> dict[str, Any]:
     """One per_question.jsonl record: the question, the answer, its hits, every metric and timings."""
     hits = sorted(answer.trace.hits, key=lambda h: h.rank)
-    ranked_articles = [h.chunk.article_id for h in hits]
     passages = [(h.chunk.article_id, h.chunk.text) for h in hits]
-    art_rel = [a in set(q.sources) for a in ranked_articles]
-    pas_rel = m.passage_relevance(passages, q.key_facts, q.sources)
-    has_src, has_facts = bool(q.sources), bool(q.key_facts)
+    # Read through the JSON so the `conflicts` field counts wherever the Answer carries it.
+    conflicts = answer.to_json().get("conflicts") or []
 
     # An abstention states nothing, whatever polite text it carries.
     stated = "" if answer.abstained else answer.text
@@ -57,22 +101,13 @@ def score_question(
     cited_text = " ".join(
         (article_text(c.article_id) or "")[c.start : c.end] for c in answer.citations if c.end > c.start
     )
-    scored = q.answerable and has_facts
-    answered = scored and not answer.abstained
-    missing = m.missing_facts(q.key_facts, stated) if q.answerable else []
-    accurate = q.answerable and not answer.abstained and not missing
-    correct = accurate if q.answerable else answer.abstained
+    answered = q.answerable and bool(q.key_facts) and not answer.abstained
+    av = answer_values(q, stated, answer.abstained, conflicts)
+    missing = av.pop("missing")
+    correct = av["accurate"] if q.answerable else answer.abstained
     values: dict[str, Any] = {
-        "hit_at_1": m.hit_at_k(art_rel, 1) if has_src else None,
-        "hit_at_5": m.hit_at_k(art_rel, 5) if has_src else None,
-        "hit_at_k": m.hit_at_k(art_rel, k) if has_src else None,
-        "rr": m.reciprocal_rank(art_rel) if has_src else None,
-        "recall_at_k": m.article_recall_at_k(ranked_articles, q.sources, k),
-        "passage_hit_at_k": m.hit_at_k(pas_rel, k) if has_facts else None,
-        "passage_rr": m.reciprocal_rank(pas_rel) if has_facts else None,
-        "passage_recall_at_k": m.passage_recall_at_k(passages, q.key_facts, q.sources, k),
-        "key_fact_recall": m.key_fact_recall(q.key_facts, stated) if scored else None,
-        "accurate": accurate if q.answerable else None,
+        **retrieval_values(q, passages, k),
+        **av,
         "citation_supported": m.all_facts_present(q.key_facts, cited_text) if answered else None,
         "citations_resolved": sum(c["resolves"] for c in cites),
         "citations_total": len(cites),
@@ -83,6 +118,7 @@ def score_question(
         "id": q.id,
         "question": q.question,
         "type": q.type,
+        "kind": q.kind,
         "answerable": q.answerable,
         "expected_answer": q.answer,
         "key_facts": list(q.key_facts),
@@ -98,6 +134,7 @@ def score_question(
         "metrics": values,
         "timings_ms": {**answer.trace.timings_ms, "total": total_ms},
         "citations": cites,
+        "conflicts": conflicts,
         "hits": [h.to_json() for h in hits],
     }
 
@@ -129,10 +166,13 @@ def failure_reason(
     return "; ".join(reasons) or None
 
 
-def summarise(records: Sequence[dict[str, Any]], judged: str | None = NO_LLM) -> dict[str, Any]:
+def summarise(
+    records: Sequence[dict[str, Any]], judged: str | None = NO_LLM, breakdown: bool = True
+) -> dict[str, Any]:
     """summary.json's metric keys: flat values (the binding contract) plus {"metrics": {name: {value, n}}}.
 
     `judged` is None when the LLM-judged metrics were computed, else the reason they were skipped.
+    With `breakdown`, questions that carry a `kind` are also summarised per kind ("by_kind").
     """
     vals = [r["metrics"] for r in records]
     abst = [bool(r["abstained"]) for r in records]
@@ -152,6 +192,11 @@ def summarise(records: Sequence[dict[str, Any]], judged: str | None = NO_LLM) ->
         "abstention_precision": m.abstention_precision(abst, ans),
         "abstention_recall": m.abstention_recall(abst, ans),
         "false_abstention_rate": m.false_abstention_rate(abst, ans),
+        # Of the answered questions that have a planted wrong value that can count (evals/conflicts.py).
+        "false_value_rate": m.rate(v.get("false_value") for v in vals),
+        "false_value_with_flag": m.rate(v.get("false_value_with_flag") for v in vals),
+        "false_value_alone": m.rate(v.get("false_value_alone") for v in vals),
+        "conflict_recall": m.rate(v.get("conflict_recalled") for v in vals),
     }
     total = sum(v["citations_total"] for v in vals)
     resolved = sum(v["citations_resolved"] for v in vals)
@@ -167,6 +212,14 @@ def summarise(records: Sequence[dict[str, Any]], judged: str | None = NO_LLM) ->
     summary["n_answerable"] = sum(ans)
     summary["n_unanswerable"] = len(records) - sum(ans)
     summary["latency_ms"] = stage_latencies(records)
+    # Calibration of the answered questions (the naive baseline has no confidence: None).
+    answered = [r for r in records if not r["abstained"] and r.get("confidence") is not None]
+    summary["expected_calibration_error"] = expected_calibration_error(
+        [float(r["confidence"]) for r in answered], [bool(r["correct"]) for r in answered]
+    )
+    kinds = by_group(records, "kind") if breakdown else {}
+    if kinds:
+        summary["by_kind"] = kinds
     summary["metrics"] = {name: out[name].to_json() for name in (*SCORE_KEYS, *LATENCY_KEYS)}
     return summary
 
@@ -183,3 +236,24 @@ def stage_latencies(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, fl
         s: {"p50": m.percentile(stages[s], 50), "p95": m.percentile(stages[s], 95), "n": len(stages[s])}
         for s in order
     }
+
+
+GROUP_KEYS = ("answer_accuracy", "key_fact_recall", "hit_at_5", "abstention_recall", "false_abstention_rate",
+              "false_value_rate", "conflict_recall")  # fmt: skip
+
+
+def by_group(records: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:
+    """Key metrics per value of a record field (e.g. "kind"), with n and share correct; {} when unset."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get(field) is not None:
+            groups.setdefault(str(r[field]), []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for name, rs in groups.items():
+        s = summarise(rs, breakdown=False)
+        out[name] = {
+            "n": len(rs),
+            "correct": sum(bool(r["correct"]) for r in rs) / len(rs),
+            **{k: s[k] for k in GROUP_KEYS},
+        }
+    return out

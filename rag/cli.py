@@ -26,6 +26,36 @@ RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD.
 Flags win over the environment; the environment wins over defaults."""
 
 
+EVAL_DESCRIPTION = """Measure answer quality. Two modes:
+
+  one set:  rag eval --questions Q.jsonl --corpus DIR_OR_JSONL --out DIR [--baseline SUMMARY.json]
+            Index the corpus (reused when unchanged), answer every question, and write
+            per_question.jsonl, summary.json, report.md and report.html into --out.
+
+  a suite:  rag eval --suite [SUITE] --out DIR [--sets a,b] [--sample N] [--baseline SUMMARY.json]
+            Run every set of the suite (questions + corpus each; the default suite holds the seed
+            sets and the external squad2, timeqa and ramdocs sets), with the naive llama-index
+            baseline (MiniLM + SentenceSplitter(256, 32) + Chroma, top chunk as the answer) beside
+            each, into one summary.json, per_question.jsonl, report.md/html and plots/.
+            --sample N takes a fixed seeded sample per set (CI); --baseline compares our figures
+            per set and metric with a committed suite summary and exits 1 on a regression.
+
+Indexes are cached per corpus under <data dir>/../eval-index, so re-runs skip indexing.
+examples:
+  rag eval --suite --out build/eval-suite
+  rag eval --suite --sets squad2,ramdocs --sample 40 --out build/ci --baseline evals/baselines/suite_ci.json"""
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return n
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -92,13 +122,22 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, help="port (default 7860)")
     sv.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind without login")
 
-    ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a question file",
-                        description="Index the corpus (reused when unchanged), answer every question, and write "
-                        "per_question.jsonl, summary.json, report.md and report.html into --out.")  # fmt: skip
-    ev.add_argument("--questions", type=Path, required=True, help="question JSONL (see design.md)")
-    ev.add_argument("--corpus", type=Path, required=True, help="a folder of articles or a .jsonl corpus")
+    ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a question file or a suite",
+                        description=EVAL_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ev.add_argument("--questions", type=Path, help="one question JSONL (see design.md); needs --corpus")
+    ev.add_argument("--corpus", type=Path, help="a folder of articles or a .jsonl corpus, for --questions")
+    ev.add_argument("--suite", nargs="?", const="default", metavar="SUITE",
+                    help="run a suite: a .toml file, or the name of one in evals/suites/ "
+                    "(no value: the default suite, evals/suites/default.toml)")  # fmt: skip
+    ev.add_argument("--sets", metavar="NAME,NAME", help="with --suite: only these sets (comma-separated)")
+    ev.add_argument("--sample", type=_positive, metavar="N",
+                    help="with --suite: a fixed sample of N questions per set, stratified answerable/unanswerable")  # fmt: skip
+    ev.add_argument("--seed", type=int, default=0, help="with --sample: the sample's seed (default 0)")
+    ev.add_argument("--no-naive", action="store_true",
+                    help="with --suite: skip the naive llama-index baseline (only ours is measured and gated)")  # fmt: skip
     ev.add_argument("--out", type=Path, required=True, help="output folder")
-    ev.add_argument("--baseline", type=Path, help="a summary.json to compare with; exit 1 on regressions")
+    ev.add_argument("--baseline", type=Path,
+                    help="a summary.json to compare with (a suite summary for --suite); exit 1 on regressions")  # fmt: skip
     ev.add_argument("--k", type=int, help="passages to retrieve")
     ev.add_argument(
         "--llm", nargs="?", const="default", metavar="BACKEND", help="answer with the LLM backend"
@@ -268,6 +307,15 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for item in args.set:
         name, _, value = item.partition("=")
         settings = _override(settings, name, value)
+    if args.suite is not None:
+        return _eval_suite(args, settings)
+    suite_only = [f for f in ("sets", "sample") if getattr(args, f) is not None] + (
+        ["no-naive"] if args.no_naive else []
+    )
+    if suite_only:
+        raise ConfigError(f"--{suite_only[0]} goes with --suite")
+    if args.questions is None or args.corpus is None:
+        raise ConfigError("give --questions Q.jsonl and --corpus DIR_OR_JSONL, or --suite [SUITE]")
     if args.sweep:
         grid = parse_sweep_args(args.sweep)
         path = run_sweep(args.questions, args.corpus, args.out, settings, ingest_paths, grid)
@@ -280,6 +328,31 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for r in result.regressions:
         print(f"REGRESSION: {r}", file=sys.stderr)
     return 1 if result.regressions else 0
+
+
+def _eval_suite(args: argparse.Namespace, settings: Settings) -> int:
+    from evals.suite import find_suite, load_suite
+    from evals.suite_runner import run_suite
+    from index.ingest import ingest_paths
+
+    if args.questions is not None or args.corpus is not None or args.sweep:
+        raise ConfigError(
+            "--suite runs the suite's own question sets: drop --questions, --corpus and --sweep"
+        )
+    suite = load_suite(find_suite(args.suite))
+    if args.sets:
+        suite = suite.select([n.strip() for n in args.sets.split(",") if n.strip()])
+    result = run_suite(suite, args.out, settings, ingest_paths, baseline=args.baseline, sample=args.sample,
+                       seed=args.seed, with_naive=not args.no_naive)  # fmt: skip
+    print(f"report: {result.report_md}")
+    for name, s in result.summary["sets"].items():
+        o, n = s["ours"], s.get("naive") or {}
+        naive = f"; naive {n['answer_accuracy']:.3f}" if n.get("answer_accuracy") is not None else ""
+        acc = o["answer_accuracy"]
+        print(f"  {name}: accuracy {'-' if acc is None else f'{acc:.3f}'}{naive} (n={o['n_questions']})")
+    for r in result.regressions:
+        print(f"REGRESSION: {r}", file=sys.stderr)
+    return result.exit_code
 
 
 def _override(settings: Settings, name: str, value: str) -> Settings:
