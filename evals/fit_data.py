@@ -73,6 +73,12 @@ def rescore(ev: Evidence, model: AnswerModel) -> Evidence:
         return ev
     import numpy as np
 
-    p = model.sentence_probability(np.array([s.x for s in ev.sentences]))
-    ss = sorted((dataclasses.replace(s, p=float(v)) for s, v in zip(ev.sentences, p, strict=True)), key=lambda s: -s.p)
+    z, p = model.sentence_scores(np.array([s.x for s in ev.sentences]))
+    ss = sorted(
+        (
+            dataclasses.replace(s, p=float(v), score=float(w))
+            for s, v, w in zip(ev.sentences, p, z, strict=True)
+        ),
+        key=lambda s: -s.p,
+    )
     return dataclasses.replace(ev, sentences=tuple(ss))

@@ -1,6 +1,8 @@
 """The learned parts of the extractive answerer: two small logistic models and their threshold.
 
-- The sentence model gives P(a sentence holds the answer) from its features (rag.evidence).
+- The sentence model scores each retrieved sentence from its features (rag.evidence); a softmax
+  over one question's sentences gives P(this is the sentence that holds the answer) (a
+  conditional logit: it is fitted on which sentence of a question holds the key fact).
 - The answer model gives P(the composed answer is right) from question-level features; that
   probability is the Answer's `confidence`, and the answer abstains below `threshold`.
 
@@ -34,11 +36,14 @@ class Logistic:
     coef: np.ndarray
     intercept: float
 
-    def probability(self, X: np.ndarray) -> np.ndarray:
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """The linear score ((x - mean) / scale) . coef + intercept, one per row."""
         if X.ndim != 2 or X.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} features {self.features}, got shape {X.shape}")
-        z = ((X - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return ((X - self.mean) / self.scale) @ self.coef + self.intercept
+
+    def probability(self, X: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.score(X), -30, 30)))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,8 +89,11 @@ class AnswerModel:
 
         return cls(flat(SENTENCE_FEATURES), flat(ANSWER_FEATURES), 0.5, 0.8, {})
 
-    def sentence_probability(self, X: np.ndarray) -> np.ndarray:
-        return self.sentence.probability(X)
+    def sentence_scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, softmax probabilities) of one question's sentences."""
+        z = self.sentence.score(X)
+        e = np.exp(z - z.max()) if len(z) else z
+        return z, e / e.sum() if len(z) else e
 
     def answer_probability(self, x: Sequence[float]) -> float:
         return float(self.answer.probability(np.asarray([x], dtype=np.float64))[0])

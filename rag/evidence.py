@@ -18,14 +18,14 @@ from rag.answer_model import AnswerModel
 from rag.boilerplate import is_boilerplate, trim_span
 from rag.catalog import ChunkRecord
 from rag.dates import years_in
-from rag.extractive import NUMBER_RE, question_terms, type_ok
+from rag.extractive import CANON, NUMBER_RE, canon, question_terms, type_ok
 from rag.lexical import terms
 from rag.plan import QueryPlan
 from rag.retrieve import Retrieval
 from rag.types import Hit, Span
 
 SENTENCE_FEATURES = (
-    "sem", "chunk_sem", "lex", "lex_window", "chunk_cov", "type_ok", "type_missing", "retrieval",
+    "sem", "chunk_sem", "lex", "lex_window", "rare", "chunk_cov", "type_ok", "type_missing", "retrieval",
     "rank_inv", "lede", "length", "novelty", "names", "numbers", "period_in", "period_out",
     "window_period",
 )  # fmt: skip
@@ -44,7 +44,9 @@ class Sentence:
     text: str
     vec: np.ndarray
     x: np.ndarray  # features, in SENTENCE_FEATURES order
-    p: float  # P(it holds the answer), from the sentence model
+    p: float  # P(it is the sentence that answers), a softmax over the question's sentences
+    score: float  # the sentence model's linear score (comparable across questions)
+    terms: frozenset[str]  # stemmed terms of the sentence and its neighbours
 
     @property
     def article_id(self) -> str:
@@ -68,15 +70,17 @@ def score_evidence(
     plan: QueryPlan, r: Retrieval, idf: Callable[[str], float], model: AnswerModel
 ) -> Evidence:
     """Features and scores for every non-boilerplate sentence of the retrieved passages."""
-    qterms = question_terms(plan.query, plan.broad or plan.kind == "timeline")
-    qweight = {t: idf(t) for t in qterms}
+    qterms = question_terms(plan.search_text, plan.broad or plan.kind == "timeline")
+    qweight: dict[str, float] = {}
+    for t in qterms:  # a synonym group weighs as its rarest member asked
+        qweight[CANON.get(t, t)] = max(qweight.get(CANON.get(t, t), 0.0), idf(t))
     total = sum(qweight.values()) or 1.0
     names = _question_names(plan.query)
     numbers = {n for n in NUMBER_RE.findall(plan.query) if n[:1].isdigit()} - {
         str(y) for y in years_in(plan.query)
     }
     top = max((h.score for h in r.hits), default=1.0) or 1.0
-    rows: list[tuple[Hit, int, Span, str, np.ndarray, list[float]]] = []
+    rows: list[tuple[Hit, int, Span, str, np.ndarray, list[float], frozenset[str]]] = []
     seen: set[tuple[str, int, int]] = set()
     chunk_terms: dict[str, frozenset[str]] = {}
     for h in r.hits:
@@ -84,16 +88,20 @@ def score_evidence(
         if rec is None:
             continue
         ch = h.chunk
-        cterms = frozenset(terms(ch.text + " " + (ch.title or "")))
+        cterms = frozenset(canon(terms(ch.text + " " + (ch.title or ""))))
         chunk_terms[ch.id] = cterms
         cov = sum(w for t, w in qweight.items() if t in cterms) / total
         texts = [ch.text[s.start - ch.start : s.end - ch.start] for s in ch.sentences]
-        sterms = [set(terms(t)) for t in texts]
+        sterms = [canon(terms(t)) for t in texts]
         years = [_years_and_ranges(t) for t in texts]
         for i, span in enumerate(ch.sentences):
             key = (ch.article_id, span.start, span.end)
-            if key in seen or _furniture(ch.text, span, ch.start, texts[i], ch.source):
+            if key in seen:
                 continue
+            if _furniture(ch.text, span, ch.start, texts[i], ch.source) and not _asked_about(
+                sterms[i], qweight, total
+            ):
+                continue  # page furniture, unless the question is about it ("what is its bias rating?")
             seen.add(key)
             s, e = trim_span(ch.text, span.start - ch.start, span.end - ch.start)
             if e <= s:
@@ -108,14 +116,14 @@ def score_evidence(
             near = years[max(i - 1, 0) : i + 2]
             x = _features(plan, h, i, text, sem, sterms[i], window, qweight, total, cov, top, names, numbers,
                           years[i], [y for ys in near for y in ys])  # fmt: skip
-            rows.append((h, i, Span(s + ch.start, e + ch.start), text, _vec(rec, i), x))
+            rows.append((h, i, Span(s + ch.start, e + ch.start), text, _vec(rec, i), x, frozenset(window)))
     if not rows:
         return Evidence((), qweight, names, chunk_terms)
     X = np.array([row[5] for row in rows], dtype=np.float64)
-    p = model.sentence_probability(X)
+    z, p = model.sentence_scores(X)
     sentences = [
-        Sentence(h, i, span, text, vec, X[j], float(p[j]))
-        for j, (h, i, span, text, vec, _) in enumerate(rows)
+        Sentence(h, i, span, text, vec, X[j], float(p[j]), float(z[j]), window)
+        for j, (h, i, span, text, vec, _, window) in enumerate(rows)
     ]
     sentences.sort(key=lambda c: -c.p)
     return Evidence(tuple(sentences), qweight, names, chunk_terms)
@@ -127,6 +135,7 @@ def _features(
     years: list[tuple[int, int]], near_years: list[tuple[int, int]],
 ) -> list[float]:  # fmt: skip
     low = text.lower()
+    rare = sorted(qweight, key=lambda t: -qweight[t])[:2]  # the question's two most specific words
     ok = type_ok(plan.answer_type, text, plan.query)
     content = sterms - set(qweight)
     period = plan.dates.period
@@ -135,6 +144,7 @@ def _features(
         h.dense or 0.0,
         sum(w for t, w in qweight.items() if t in sterms) / total,
         sum(w for t, w in qweight.items() if t in window) / total,
+        sum(t in window for t in rare) / len(rare) if rare else 1.0,
         cov,
         1.0 if plan.answer_type and ok else 0.0,
         1.0 if plan.answer_type and not ok else 0.0,
@@ -153,6 +163,10 @@ def _features(
 
 def _vec(rec: ChunkRecord, i: int) -> np.ndarray:
     return rec.sent_vecs[i] if i < len(rec.sent_vecs) else rec.vec
+
+
+def _asked_about(sterms: set[str], qweight: dict[str, float], total: float) -> bool:
+    return sum(w for t, w in qweight.items() if t in sterms) / total >= 0.6
 
 
 def _furniture(chunk_text: str, span: Span, offset: int, text: str, source: str | None) -> bool:

@@ -126,6 +126,25 @@ _BROAD_FRAME = frozenset(
 )
 
 
+# News reports one event in several words: "died", "were killed", "the death toll". Terms of one
+# group match each other when a question is compared with a sentence (stemmed forms). Kept to
+# the quantities news counts, where a miss answers with the wrong figure (docs/evals.md).
+_GROUPS = (
+    "death die dead kill fatal toll bodi perish",
+    "injur injuri wound hurt",
+    "evacu evacue displac fled homeless",
+    "arrest detain custodi",
+    "damag destroy destruct",
+    "strike walkout",
+)
+CANON: dict[str, str] = {t: g.split()[0] for g in _GROUPS for t in g.split()}
+
+
+def canon(terms_: list[str] | set[str] | frozenset[str]) -> set[str]:
+    """Stemmed terms with every synonym group folded into its first member."""
+    return {CANON.get(t, t) for t in terms_}
+
+
 def question_terms(question: str, broad: bool = False) -> list[str]:
     """The topical terms of a question: stopwords and question-form words dropped before stemming
     (and, for a broad question, the words that ask for an overview)."""

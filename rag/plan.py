@@ -37,13 +37,15 @@ _LATEST = re.compile(
 _AS_OF = re.compile(rf"\b(as of|as at|by|until|up to|through|before)\s+(?:the end of\s+)?({DATE_EXPR})", re.I)
 _SINCE = re.compile(rf"\b(since|after)\s+({DATE_EXPR})", re.I)
 _TIMELINE = re.compile(
-    r"\btimeline\b|\bchronolog|\bsequence of events\b|\bover time\b|\bwhat (?:has |have )?happened since\b"
+    r"\btimeline\b|\bchronolog|\bsequence of events\b|\bover time\b|\bwhat (?:has |have )?happened\b.{0,60}\bsince\b"
     r"|\bhow (?:did|has|have|do|does)\b.{0,80}?\b(develop|unfold|evolve|change|progress|escalate|grow|rise)",
     re.I,
 )
 _COMPARISON = re.compile(
-    r"\b(agree|disagree|differ|disput|conflict|contradict|discrepanc|consistent)\w*"
-    r"|\bcompare\b|\bcomparison\b|\bwhich (sources|outlets|reports)\b",
+    r"\b(do|does|did|are|were)\b.{0,40}\b(sources|outlets|reports|articles|accounts|papers|media|figures|numbers)\b"
+    r".{0,60}\b(agree|disagree|differ|conflict|contradict|match|consistent)"
+    r"|\b(which|what) (sources|outlets|reports|papers)\b.{0,40}\b(disagree|differ|contradict|conflict)"
+    r"|\bconflicting (reports|accounts|figures|numbers|claims)\b|\bdiscrepanc|\bcompare\b|\bcomparison\b",
     re.I,
 )
 _OVERVIEW = re.compile(
@@ -129,7 +131,7 @@ def answer_type(question: str) -> str | None:
     """What kind of thing the question wants: 'number', 'date', 'name', 'place' or None."""
     q = question.lower()
     if re.search(
-        r"\bhow (many|much|long|far|often|old|large|big)\b|\bwhat (number|percentage|share|proportion)\b"
+        r"\bhow (many|much|long|far|often|old|large|big|high|tall|deep|wide|heavy|fast)\b|\bwhat (number|percentage|share|proportion)\b"
         r"|\b(population|toll|casualt|number of|amount of|size of|figures?|total|count|cost|price|percent)",
         q,
     ):

@@ -19,8 +19,8 @@ from rag.plan import QueryPlan
 from rag.types import Hit
 
 ANSWER_FEATURES = (
-    "p1", "p2", "sem1", "lex1", "cov1", "miss_idf", "miss_share", "names1", "type_missing1",
-    "period_asked", "period_found", "top_dense", "strong", "broad",
+    "score1", "margin", "p1", "sem1", "lex1", "lexw1", "cov1", "miss_best", "miss_idf", "miss_share",
+    "names1", "type_missing1", "period_asked", "period_found", "top_dense", "broad",
 )  # fmt: skip
 REDUNDANT = 0.9  # cosine above which two sentences say the same thing
 BROAD_SENTENCES = 4
@@ -53,7 +53,9 @@ def select(
         within = tuple(s for s in ev.sentences if s.feature("window_period"))
         if not within:
             a, b = plan.dates.period
-            return Selection((), tuple(x), 0.0, True, f"no passage mentions {a}" + (f"-{b}" if b != a else ""))
+            return Selection(
+                (), tuple(x), 0.0, True, f"no passage mentions {a}" + (f"-{b}" if b != a else "")
+            )
         ev = dataclasses.replace(ev, sentences=within)
     confidence = model.answer_probability(x) if ev.sentences else 0.0
     if not ev.sentences:
@@ -73,16 +75,14 @@ def select(
 
 
 def factoid_sentences(ev: Evidence, keep_ratio: float, limit: int) -> tuple[Sentence, ...]:
-    """The best sentence, then the best of each other article that scores close to it (sources may
-    answer for different people of one name, or disagree), then close seconds from any article."""
+    """The best sentence and the few that score close to it (no repeats). Other sources' values
+    for the same thing are added by the conflicts stage, not here."""
     best = ev.sentences[0]
-    close = [s for s in ev.sentences if s.p >= keep_ratio * best.p]
     chosen = [best]
-    for s in close[1:]:
-        if len(chosen) < limit and all(o.article_id != s.article_id for o in chosen) and not _redundant(s, chosen):
-            chosen.append(s)
-    for s in close[1:]:
-        if len(chosen) < limit and s not in chosen and not _redundant(s, chosen):
+    for s in ev.sentences[1:]:
+        if len(chosen) >= limit or s.p < keep_ratio * best.p:
+            break
+        if not _redundant(s, chosen):
             chosen.append(s)
     return tuple(chosen)
 
@@ -110,12 +110,16 @@ def answer_features(plan: QueryPlan, ev: Evidence, hits: Sequence[Hit]) -> list[
     missing = {t: w for t, w in ev.qweight.items() if t not in covered}
     top_idf = max(ev.qweight.values(), default=1.0) or 1.0
     total = sum(ev.qweight.values()) or 1.0
+    unmatched = [w for t, w in ev.qweight.items() if best is not None and t not in best.terms]
     return [
+        best.score if best else -10.0,
+        best.score - ss[1].score if len(ss) > 1 and best else 0.0,
         best.p if best else 0.0,
-        ss[1].p if len(ss) > 1 else 0.0,
         best.feature("sem") if best else 0.0,
         best.feature("lex") if best else 0.0,
+        best.feature("lex_window") if best else 0.0,
         best.feature("chunk_cov") if best else 0.0,
+        max(unmatched, default=0.0) / top_idf,
         max(missing.values(), default=0.0) / top_idf,
         sum(missing.values()) / total,
         best.feature("names") if best else 0.0,
@@ -123,7 +127,6 @@ def answer_features(plan: QueryPlan, ev: Evidence, hits: Sequence[Hit]) -> list[
         1.0 if plan.dates.period else 0.0,
         1.0 if plan.dates.period and any(s.feature("period_in") for s in ss[:10]) else 0.0,
         float(hits[0].dense or 0.0) if hits else 0.0,
-        min(sum(s.p >= 0.5 for s in ss) / 5.0, 1.0),
         1.0 if plan.broad else 0.0,
     ]
 

@@ -64,7 +64,7 @@ _ABBREV_END = re.compile(
     r"|est|dept|univ|ave|blvd|rd|inc|ltd|corp|co|u\.s|u\.k|e\.g|i\.e)\s?\.$",
     re.I,
 )
-_QUOTES = {"\"": "\"", "“": "”"}
+_QUOTES = {'"': '"', "“": "”"}
 _MAX_QUOTE_JOIN = 600
 
 

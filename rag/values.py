@@ -3,8 +3,10 @@ of sentences that answer it: what the date-aware stages and conflict detection c
 
 >>> value_of("The death toll rose to 26 on Friday, officials said.", "number", "What is the death toll?")
 '26'
->>> value_of("Officials counted 11,500 displaced people by March 5, 2025.", "number", "How many people were displaced?")
-'11,500'
+>>> value_of("Priests say 31 people died, five more than the official toll.", "number", "What is the death toll?")
+'31 people'
+>>> value_of("Damage is estimated at about 95 million euros.", "number", "How much damage?")
+'95 million euros'
 >>> value_of("The dam failed on March 3, 2025, after days of rain.", "date", "When did the dam fail?")
 '2025-03-03'
 """
@@ -17,7 +19,7 @@ from datetime import date
 
 from rag.dates import find_date_exprs, parse_date_expr
 from rag.evidence import Evidence, Sentence
-from rag.extractive import NAME_RE
+from rag.extractive import NAME_RE, canon
 from rag.lexical import terms
 
 _NUM = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?![\d,])|(?<![\w.,])\d+(?:\.\d+)?(?![\d])")
@@ -29,12 +31,16 @@ _WORDNUM = re.compile(
 _WORD = re.compile(r"\w+")
 
 
-def answering(ev: Evidence, share: float = 0.5, limit: int = 12) -> list[Sentence]:
-    """Sentences that answer the question about as well as the best one (p >= share * best p)."""
+ANSWERING_MARGIN = 2.0  # sentence-model score below the best one that still counts as answering
+
+
+def answering(ev: Evidence, margin: float = ANSWERING_MARGIN, limit: int = 12) -> list[Sentence]:
+    """Sentences that answer the question nearly as well as the best one (their sentence-model
+    score within `margin` of the best), and hold the kind of thing asked for."""
     if not ev.sentences:
         return []
-    best = ev.sentences[0].p
-    return [s for s in ev.sentences[:limit] if s.p >= share * best and s.feature("type_missing") == 0.0]
+    best = ev.sentences[0].score
+    return [s for s in ev.sentences[:limit] if s.score >= best - margin and s.feature("type_missing") == 0.0]
 
 
 def value_of(text: str, answer_type: str | None, question: str, ref: date | None = None) -> str | None:
@@ -71,29 +77,89 @@ def _date(text: str, question: str, ref: date | None) -> str | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
+_RELATIVE = re.compile(
+    r"\s+(more|fewer|less|times|higher|lower|up|down|per ?cent (more|fewer)|percent (more|fewer))\b", re.I
+)
+_SCALE = {"million", "billion", "thousand", "hundred", "percent", "per"}
+
+
 def _number(text: str, question: str) -> str | None:
-    dated = {m.start() for m in find_date_exprs(text)} | {
-        i for m in find_date_exprs(text) for i in range(m.start(), m.end())
-    }
-    asked = set(_NUM.findall(question))
-    cands = [m for m in _NUM.finditer(text) if m.start() not in dated and m.group() not in asked]
-    cands = [m for m in cands if not (re.fullmatch(r"(1[5-9]|20)\d{2}", m.group()))]
-    words = [m for m in _WORDNUM.finditer(text) if m.group().lower() not in question.lower()]
-    if len(cands) + len(words) == 0:
+    """The figure the sentence gives: not a date, a year, a figure from the question, or a
+    difference ("five more than the official toll"); the one nearest a question word when several."""
+    in_dates = {i for m in find_date_exprs(text) for i in range(m.start(), m.end())}
+    asked = set(_NUM.findall(question)) | {w.lower() for w in _WORDNUM.findall(question)}
+    found = [m for m in (*_NUM.finditer(text), *_WORDNUM.finditer(text))
+             if m.start() not in in_dates and m.group().lower() not in asked
+             and not re.fullmatch(r"(1[5-9]|20)\d{2}", m.group()) and not _RELATIVE.match(text, m.end())]  # fmt: skip
+    if not found:
         return None
-    if len(cands) == 1 and not words:
-        return cands[0].group()
-    if not cands and len(words) == 1:
-        return words[0].group().lower()
+    if len(found) == 1:
+        return _with_unit(text, found[0])
     # Several figures: the one closest to a word of the question ("toll rose to 26").
-    qterms = set(terms(question))
-    anchors = [m.start() for m in _WORD.finditer(text) if terms(m.group()) and terms(m.group())[0] in qterms]
+    qterms = canon(terms(question))
+    anchors = [m.start() for m in _WORD.finditer(text) if canon(terms(m.group())) & qterms]
     if not anchors:
         return None
-    scored = sorted((min(abs(m.start() - a) for a in anchors), m.group()) for m in [*cands, *words])
-    if len(scored) > 1 and scored[0][0] == scored[1][0]:
+    scored = sorted((min(abs(m.start() - a) for a in anchors), i) for i, m in enumerate(found))
+    if scored[0][0] == scored[1][0]:
         return None
-    return scored[0][1].lower()
+    return _with_unit(text, found[scored[0][1]])
+
+
+def _with_unit(text: str, m: re.Match[str]) -> str:
+    """'26', '95 million euros', '30 percent': the figure with the scale and unit words after it."""
+    words = _WORD.findall(text[m.end() : m.end() + 40])
+    out = [m.group().lower()]
+    for w in words[:3]:
+        lw = w.lower()
+        if lw in _SCALE or (lw in ("cent",) and out[-1] == "per"):
+            out.append(lw)
+            continue
+        if lw in ("euros", "dollars", "pounds", "percent", "metres", "meters", "kilometres", "km", "votes", "people",
+                  "tonnes", "hectares", "homes", "households", "drivers", "firefighters"):  # fmt: skip
+            out.append(lw)
+        break
+    return " ".join(out)
+
+
+_WORD_VALUES = {w: i for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "dozen": 12, "dozens": 24}  # fmt: skip
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+
+
+def magnitude(value: str) -> float | None:
+    """'95 million euros' -> 95e6, 'nine' -> 9; None when the value is not a figure."""
+    words = value.split()
+    head = words[0].replace(",", "") if words else ""
+    try:
+        x = float(head)
+    except ValueError:
+        if head not in _WORD_VALUES:
+            return None
+        x = float(_WORD_VALUES[head])
+    for w in words[1:]:
+        x *= _SCALES.get(w, 1.0)
+    return x
+
+
+def comparable(a: str, b: str) -> bool:
+    """Whether two figures can be rival values of one quantity: the same unit (or none given),
+    and within a factor of three (a toll of 26 against 31; not a dam of 62 metres against a wave
+    of four)."""
+    if unit_of(a) not in (unit_of(b), None) and unit_of(b) is not None:
+        return False
+    ma, mb = magnitude(a), magnitude(b)
+    if ma is None or mb is None or min(ma, mb) <= 0:
+        return True
+    return max(ma, mb) / min(ma, mb) <= 3.0
+
+
+def unit_of(value: str) -> str | None:
+    """The unit a value carries ('95 million euros' -> 'euros'), None for a bare figure."""
+    words = value.split()[1:]
+    words = [w for w in words if w not in _SCALE and w != "cent"]
+    return words[-1] if words else None
 
 
 def distinct(values: Sequence[str | None]) -> list[str]:

@@ -10,14 +10,17 @@ are close in time (or undated). Undated articles count as separate sources.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from rag.answering import AnswerContext
 from rag.evidence import Sentence
 from rag.stages._common import rebuilt
 from rag.types import Answer, Conflict, ConflictValue
-from rag.values import answering, value_of
+from rag.values import answering, comparable, value_of
 
 SAME_TIME_DAYS = 3  # reports further apart than this describe different moments, not a disagreement
+CONFLICT_MARGIN = 2.0  # only sentences that answer nearly as well as the best one are compared
+SAME_TOPIC = 0.6  # ... and that hold most of the question's words (idf-weighted)
 MAX_VALUES = 4
 
 
@@ -31,7 +34,13 @@ class Conflicts:
     def apply(self, ctx: AnswerContext, answer: Answer) -> Answer:
         plan = ctx.plan
         newest: dict[str, tuple[Sentence, str]] = {}  # source -> its newest answering sentence and value
-        for s in answering(ctx.evidence):
+        pool = answering(ctx.evidence, CONFLICT_MARGIN)
+        best_sem = max((s.feature("sem") for s in pool), default=0.0)
+        for s in pool:
+            if s.feature("lex_window") < SAME_TOPIC or s.feature("sem") < best_sem - 0.1:
+                continue  # not plainly about the same thing as the best answer
+            if s.hit.chunk.published is None and plan.dates.bound:
+                continue  # an undated article has no say in a date-bound answer
             v = value_of(s.text, plan.answer_type, plan.query, s.hit.chunk.published)
             if v is None:
                 continue
@@ -68,8 +77,21 @@ class Conflicts:
             )
             for v, members in groups
         )
-        about = plan.query.rstrip("?.! ").strip()
-        return dataclasses.replace(out, conflicts=(Conflict(about[:1].lower() + about[1:], values),))
+        return dataclasses.replace(out, conflicts=(Conflict(_about(plan.query), values),))
+
+
+_WHAT_IS = re.compile(
+    r"^(what|which)\s+(is|are|was|were|has been|have been)\s+|^(according to [^,]+,\s*)", re.I
+)
+_TIME_WORDS = re.compile(r"\b(the\s+)?(latest|current|most recent|newest|now)\s+", re.I)
+
+
+def _about(query: str) -> str:
+    """What the values describe, from the question: 'What is the latest death toll from X?' ->
+    'the death toll from X'."""
+    text = _WHAT_IS.sub("", query.rstrip("?.! ").strip())
+    text = _TIME_WORDS.sub(lambda m: "the " if m.group(1) else "", text)
+    return text[:1].lower() + text[1:]
 
 
 def _chosen(ctx: AnswerContext, answer: Answer) -> list[Sentence]:
@@ -90,9 +112,12 @@ def _day(s: Sentence) -> int:
 
 
 def _disagreeing(reports: list[tuple[Sentence, str]]) -> list[tuple[str, list[Sentence]]]:
-    """Values of reports close in time to the newest one, grouped; best-supported value first."""
+    """Values of reports close in time to the newest one and in the best report's unit, grouped;
+    best-supported value first."""
     if not reports:
         return []
+    best = max(reports, key=lambda r: r[0].p)[1]
+    reports = [(s, v) for s, v in reports if comparable(v, best)]
     latest = max(_day(s) for s, _ in reports)
     current = [(s, v) for s, v in reports if not _day(s) or latest - _day(s) <= SAME_TIME_DAYS]
     groups: dict[str, list[Sentence]] = {}

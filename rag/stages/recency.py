@@ -11,7 +11,7 @@ from rag.dates import day_label
 from rag.evidence import Sentence
 from rag.stages._common import extractive, rebuilt
 from rag.types import Answer
-from rag.values import answering
+from rag.values import answering, value_of
 
 EARLIER = 2  # older answering sentences kept after the newest
 
@@ -21,8 +21,10 @@ class Recency:
     order = 20
 
     def applies(self, ctx: AnswerContext, answer: Answer) -> bool:
-        d = ctx.plan.dates
-        return (d.latest or d.as_of is not None) and ctx.plan.kind != "timeline" and extractive(answer)
+        d, plan = ctx.plan.dates, ctx.plan
+        if plan.kind == "timeline" or not extractive(answer):
+            return False
+        return d.latest or d.as_of is not None or (plan.answer_type == "number" and _changing(ctx))
 
     def apply(self, ctx: AnswerContext, answer: Answer) -> Answer:
         pool = answering(ctx.evidence)
@@ -44,6 +46,19 @@ class Recency:
         as_of = ctx.plan.dates.as_of
         head = f"As of {day_label(as_of)}, the newest report is from {day_label(newest)}." if as_of else None
         return rebuilt(answer, chosen, labels, lead=head)
+
+
+def _changing(ctx: AnswerContext) -> bool:
+    """Whether dated answering sentences give different figures on different days: a figure that
+    moves (a toll, a count) is answered newest first even when the question does not say 'latest'."""
+    plan = ctx.plan
+    seen: dict[str, set[object]] = {}
+    for s in answering(ctx.evidence):
+        v = value_of(s.text, plan.answer_type, plan.query, s.hit.chunk.published)
+        if v is not None and s.hit.chunk.published is not None:
+            seen.setdefault(v, set()).add(s.hit.chunk.published)
+    days = {d for ds in seen.values() for d in ds}
+    return len(seen) > 1 and len(days) > 1
 
 
 STAGE = Recency()
