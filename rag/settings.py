@@ -51,7 +51,10 @@ class Settings:
     chunk_size: int = 128  # model tokens; MiniLM was trained on 128-token inputs (docs/evals.md)
     chunk_overlap: int = 0  # sentences are never cut, so overlap only duplicates work
     embed_context: bool = True  # prefix title and date to what is embedded, never to the stored span
+    # RAG_MAX_FILE_MB (MiB): guards reading and parsing; a long PDF report is the largest input we
+    # expect (README, "Limits"). The article cap below is what bounds chunking and embedding.
     max_file_bytes: int = 20 * 1024 * 1024
+    max_article_chars: int = 500_000  # longer articles are skipped with the reason (RAG_MAX_ARTICLE_CHARS)
 
     # --- retrieval
     k: int = 5
@@ -91,6 +94,10 @@ class Settings:
             raw = env.get(var)
             if raw is not None and raw != "":
                 values[name] = _coerce(var, raw, names[name].type)
+        if env.get("RAG_MAX_FILE_MB"):  # in MiB, like --max-file-mb; the setting is in bytes
+            values["max_file_bytes"] = int(
+                _coerce("RAG_MAX_FILE_MB", env["RAG_MAX_FILE_MB"], "float") * 2**20
+            )
         if env.get("RAG_LLM_BASE_URL") and not env.get("RAG_LLM_BACKEND"):
             values["llm_backend"] = "openai"
         for name, value in overrides.items():
@@ -113,6 +120,11 @@ class Settings:
             raise ConfigError(f"fusion must be 'rrf' or 'weighted', got {self.fusion!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        if self.max_file_bytes <= 0 or self.max_article_chars <= 0:
+            raise ConfigError(
+                "RAG_MAX_FILE_MB and RAG_MAX_ARTICLE_CHARS must be greater than 0, got "
+                f"{self.max_file_bytes / 2**20:g} MiB and {self.max_article_chars} characters"
+            )
         if self.embed_runtime not in EMBED_RUNTIMES:
             raise ConfigError(
                 f"RAG_EMBED_RUNTIME must be one of {', '.join(EMBED_RUNTIMES)}, got {self.embed_runtime!r}"
@@ -151,6 +163,7 @@ _ENV: dict[str, str] = {
     "RAG_CHUNK_SIZE": "chunk_size",
     "RAG_CHUNK_OVERLAP": "chunk_overlap",
     "RAG_K": "k",
+    "RAG_MAX_ARTICLE_CHARS": "max_article_chars",
     "RAG_LLM_BACKEND": "llm_backend",
     "RAG_LLM_BASE_URL": "llm_base_url",
     "RAG_LLM_MODEL": "llm_model",

@@ -7,7 +7,9 @@ ModelMismatchError instead of returning meaningless neighbours.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 from urllib.parse import urlparse
@@ -29,35 +31,102 @@ def date_key(d: date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 
+class _ReadWriteLock:
+    """Many dense queries at once, or one reopen, which waits for the queries in flight.
+
+    Hand-written: the standard library has none, and this is all we need of one (writer
+    preference, so a reopen is not starved by a stream of queries).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._writer = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
 class VectorStore:
     """The Chroma collection of chunk vectors, with the metadata that filters need."""
 
     def __init__(self, settings: Settings, create: bool = False, expected_dim: int | None = None) -> None:
+        self.settings = settings
+        self._rw = _ReadWriteLock()
+        self.client, self.location = self._connect()
+        self.collection = self._open(create, expected_dim)
+
+    def _connect(self) -> tuple[Any, str]:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.settings = settings
+        settings = self.settings
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if settings.chroma_url:
                 url = urlparse(settings.chroma_url)
-                self.client: Any = chromadb.HttpClient(
+                client = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1",
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
-                self.location = settings.chroma_url
-            else:
-                path = settings.data_dir / "chroma"
-                path.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-                self.location = str(path)
+                return client, settings.chroma_url
+            path = settings.data_dir / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings), str(path)
         except Exception as exc:  # connection refused, bad path...
             raise StoreError(
                 f"cannot open the Chroma store at {settings.chroma_url or settings.data_dir}: {exc}"
             ) from exc
-        self.collection = self._open(create, expected_dim)
+
+    def reopen(self) -> None:
+        """See what other processes wrote: an embedded client keeps the HNSW index it loaded.
+
+        Closing our client stops Chroma's shared System for this path once no other client in
+        the process uses it (one that does, e.g. an upload being ingested here, has written
+        through that same System, so it is current); the next client loads the store from disk.
+        A Chroma server is always current: nothing to do.
+        """
+        if self.settings.chroma_url:
+            return
+        with self._rw.writing():
+            self.client.close()
+            self.client, self.location = self._connect()
+            self.collection = self._open(False, None)
+
+    def close(self) -> None:
+        """Release the client (and, if it is the last one on this path, Chroma's System)."""
+        close = getattr(self.client, "close", None)
+        if close is not None and not self.settings.chroma_url:
+            with self._rw.writing():
+                close()
 
     def _open(self, create: bool, dim: int | None) -> Any:
         s = self.settings
@@ -96,17 +165,19 @@ class VectorStore:
         return dict(self.collection.metadata or {})
 
     def count(self) -> int:
-        return int(self.collection.count())
+        with self._rw.reading():
+            return int(self.collection.count())
 
     def all_ids(self) -> set[str]:
         ids: set[str] = set()
         offset, page = 0, 10000
-        while True:
-            got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
-            ids.update(got)
-            if len(got) < page:
-                return ids
-            offset += page
+        with self._rw.reading():
+            while True:
+                got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
+                ids.update(got)
+                if len(got) < page:
+                    return ids
+                offset += page
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         for i in range(0, len(chunks), UPSERT_BATCH):
@@ -128,15 +199,16 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity), best first."""
-        n = min(n, self.count())
-        if n <= 0:
-            return []
-        res = self.collection.query(
-            query_embeddings=[vector.astype(np.float32)],
-            n_results=n,
-            where=where_clause(filters),
-            include=["distances"],
-        )
+        with self._rw.reading():
+            n = min(n, int(self.collection.count()))
+            if n <= 0:
+                return []
+            res = self.collection.query(
+                query_embeddings=[vector.astype(np.float32)],
+                n_results=n,
+                where=where_clause(filters),
+                include=["distances"],
+            )
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
 

@@ -425,7 +425,12 @@ def test_jsonl_bad_lines_are_reported_per_line_and_good_lines_kept(tmp_path: Pat
     got = read_file(p, root=tmp_path)
     assert [a.id for a in got.articles] == ["a", "b", "d", "h"]
     assert got.lines == {"a": 1, "b": 2, "d": 4, "h": 9}
-    assert [(q.line, q.status) for q in got.problems] == [(3, "failed"), (5, "failed"), (7, "failed"), (8, "failed")]
+    assert [(q.line, q.status) for q in got.problems] == [
+        (3, "failed"),
+        (5, "failed"),
+        (7, "failed"),
+        (8, "failed"),
+    ]
     reasons = [q.reason for q in got.problems]
     assert reasons[0].startswith("mixed.jsonl, line 3: invalid JSON: ")
     assert reasons[1] == "mixed.jsonl, line 5: missing required field 'text'"
