@@ -22,8 +22,12 @@ class Candidate:
     problem: tuple[str, str] | None = None  # (status, reason) when the file is skipped or failed
 
 
-def discover(paths: Iterable[Path], max_bytes: int) -> tuple[list[Candidate], list[Path]]:
+def discover(
+    paths: Iterable[Path], max_bytes: int, max_html_bytes: int | None = None
+) -> tuple[list[Candidate], list[Path]]:
     """Every file under `paths`, sorted, each hashed or with the reason it cannot be ingested.
+
+    Files over `max_bytes` (HTML pages: over `max_html_bytes` too) are skipped before reading.
 
     Every path given or found gets exactly one candidate: a file named twice (`f.txt f.txt`, or a
     folder and a file inside it) is listed once, and a second name for a file already listed (a
@@ -32,6 +36,7 @@ def discover(paths: Iterable[Path], max_bytes: int) -> tuple[list[Candidate], li
     are listed as skipped (a hidden folder once, not searched). A file named explicitly is
     ingested even if its name starts with a dot: that is what the user asked for.
     """
+    limits = (max_bytes, min(max_bytes, max_html_bytes or max_bytes))
     out: list[Candidate] = []
     roots: list[Path] = []
     seen: set[str] = set()
@@ -60,11 +65,11 @@ def discover(paths: Iterable[Path], max_bytes: int) -> tuple[list[Candidate], li
                     add(Candidate(f, str(f), p, problem=("skipped", "hidden file")))
                 elif str(f) not in seen:  # (checked first: _check reads and hashes the file)
                     # Everything but folders gets a status: FIFOs and sockets too, not silently left out.
-                    add(_check(f, p, max_bytes))
+                    add(_check(f, p, limits))
         elif p.exists() or p.is_symlink():
             roots.append(p)
             if str(p) not in seen:
-                add(_check(p, p.parent, max_bytes))
+                add(_check(p, p.parent, limits))
         else:
             add(Candidate(p, str(p), p.parent, problem=("failed", "no such file or directory")))
     return out, roots
@@ -86,7 +91,7 @@ def _walk(root: Path) -> Iterator[Path]:
             yield entry
 
 
-def _check(path: Path, root: Path, max_bytes: int) -> Candidate:
+def _check(path: Path, root: Path, limits: tuple[int, int]) -> Candidate:
     key = str(path)
     if path.is_symlink():
         try:
@@ -115,10 +120,16 @@ def _check(path: Path, root: Path, max_bytes: int) -> Candidate:
                 path, key, root, problem=("failed", "not a regular file (FIFO, socket or device)")
             )
         size = info.st_size
-        if size > max_bytes:
+        html = path.suffix.lower() in (".html", ".htm") and limits[1] < limits[0]
+        limit = limits[1] if html else limits[0]
+        if size > limit:
+            what = (
+                "limit for HTML pages (RAG_MAX_HTML_MB raises it)"
+                if html
+                else "limit (RAG_MAX_FILE_MB or --max-file-mb raise it)"
+            )
             return Candidate(
-                path, key, root,
-                problem=("skipped", f"file is {_mib(size)} MiB, over the {_mib(max_bytes)} MiB limit (RAG_MAX_FILE_MB or --max-file-mb raise it)"),
+                path, key, root, problem=("skipped", f"file is {_mib(size)} MiB, over the {_mib(limit)} MiB {what}")
             )  # fmt: skip
         data = path.read_bytes()
     except OSError as exc:

@@ -61,7 +61,7 @@ def ingest_paths(
     with WriterLock(settings.data_dir):
         check_model(settings)  # before loading the model: a mismatch is the error to report
         loader = _ModelLoader(settings, embedder)
-        candidates, roots = discover(paths, settings.max_file_bytes)
+        candidates, roots = discover(paths, settings.max_file_bytes, settings.max_html_bytes)
         if not store_exists(settings):
             # A new store: every file is new, so the model can load while Chroma opens (~3 s of
             # a 2,000-article ingest).

@@ -51,9 +51,11 @@ class Settings:
     chunk_size: int = 128  # model tokens; MiniLM was trained on 128-token inputs (docs/evals.md)
     chunk_overlap: int = 0  # sentences are never cut, so overlap only duplicates work
     embed_context: bool = True  # prefix title and date to what is embedded, never to the stored span
-    # RAG_MAX_FILE_MB (MiB): guards reading and parsing; a long PDF report is the largest input we
-    # expect (README, "Limits"). The article cap below is what bounds chunking and embedding.
+    # RAG_MAX_FILE_MB / RAG_MAX_HTML_MB (MiB) guard reading and parsing: 20 MiB fits a PDF report and
+    # a JSONL corpus of ~7,000 articles; HTML costs ~60 MB of RAM and 3-6 s per MiB to parse, and
+    # a news page is well under 5 MiB (README, "Limits"). The article cap bounds chunking/embedding.
     max_file_bytes: int = 20 * 1024 * 1024
+    max_html_bytes: int = 5 * 1024 * 1024
     max_article_chars: int = 500_000  # longer articles are skipped with the reason (RAG_MAX_ARTICLE_CHARS)
 
     # --- retrieval
@@ -94,10 +96,9 @@ class Settings:
             raw = env.get(var)
             if raw is not None and raw != "":
                 values[name] = _coerce(var, raw, names[name].type)
-        if env.get("RAG_MAX_FILE_MB"):  # in MiB, like --max-file-mb; the setting is in bytes
-            values["max_file_bytes"] = int(
-                _coerce("RAG_MAX_FILE_MB", env["RAG_MAX_FILE_MB"], "float") * 2**20
-            )
+        for var, name in (("RAG_MAX_FILE_MB", "max_file_bytes"), ("RAG_MAX_HTML_MB", "max_html_bytes")):
+            if env.get(var):  # in MiB, like --max-file-mb; the settings are in bytes
+                values[name] = int(_coerce(var, env[var], "float") * 2**20)
         if env.get("RAG_LLM_BASE_URL") and not env.get("RAG_LLM_BACKEND"):
             values["llm_backend"] = "openai"
         for name, value in overrides.items():
@@ -120,10 +121,11 @@ class Settings:
             raise ConfigError(f"fusion must be 'rrf' or 'weighted', got {self.fusion!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
-        if self.max_file_bytes <= 0 or self.max_article_chars <= 0:
+        if min(self.max_file_bytes, self.max_html_bytes, self.max_article_chars) <= 0:
             raise ConfigError(
-                "RAG_MAX_FILE_MB and RAG_MAX_ARTICLE_CHARS must be greater than 0, got "
-                f"{self.max_file_bytes / 2**20:g} MiB and {self.max_article_chars} characters"
+                "RAG_MAX_FILE_MB, RAG_MAX_HTML_MB and RAG_MAX_ARTICLE_CHARS must be greater than 0, got "
+                f"{self.max_file_bytes / 2**20:g} MiB, {self.max_html_bytes / 2**20:g} MiB and "
+                f"{self.max_article_chars} characters"
             )
         if self.embed_runtime not in EMBED_RUNTIMES:
             raise ConfigError(

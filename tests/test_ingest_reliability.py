@@ -278,3 +278,12 @@ def test_the_file_size_limit_reads_its_env_var_and_speaks_mib(tmp_path: Path, em
         "skipped",
         f"file is {size:.3g} MiB, over the 0.02 MiB limit (RAG_MAX_FILE_MB or --max-file-mb raise it)",
     )
+    # HTML pages have their own, lower limit (parsing costs ~60 MB of RAM per MiB)
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body><article>" + "<p>The council met on Monday.</p>" * 2000 + "</article></body></html>"
+    )
+    html_limited = Settings.from_env({"RAG_MAX_HTML_MB": "0.05", "RAG_DATA_DIR": str(tmp_path / "store")})
+    assert (html_limited.max_html_bytes, Settings.from_env({}).max_html_bytes) == (52428, 5 * 2**20)
+    (status,) = _ingest([page], html_limited, embedder).files
+    assert status.status == "skipped" and "MiB limit for HTML pages (RAG_MAX_HTML_MB" in (status.reason or "")
