@@ -182,9 +182,13 @@ def test_a_reader_switches_only_to_published_generations(tmp_path: Path, embedde
         assert committed_seen >= EMBED_GROUP, "the reader was not polled between the writer's commits"
         assert switched_at in (None, reader.catalog.counts()[1]), "switched before the run was complete"
 
-        time.sleep(0.6)  # FOLLOW_SECONDS
+        deadline = time.monotonic() + VISIBLE_WITHIN_S
+        while reader.generation == generation:  # loaded in the background, then switched
+            assert time.monotonic() < deadline, "the reader did not move to the published generation"
+            _ = reader.vectors
+            time.sleep(0.1)
         now = reader.lexical
-        assert reader.generation != generation and now is not lexical
+        assert now is not lexical
         chunks = reader.catalog.counts()[1]
         assert len(now.ids) == reader.vectors.count() == chunks > len(old_ids)
         assert now.fingerprint == reader.lexical_fingerprint()
