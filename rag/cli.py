@@ -200,6 +200,7 @@ def collect_stats(settings: Settings) -> dict[str, Any]:
             "embed_model": storage.catalog.get_meta("embed_model"),
             "embed_runtime": storage.catalog.get_meta("embed_runtime"),
             "chunking": storage.catalog.get_meta("chunking"),
+            "generation": storage.generation,  # bumped by every ingest that changed the store
             "store": storage.vectors.location,
             "data_dir": str(settings.data_dir),
             "size_mb": round(storage.disk_bytes() / 1e6, 2),

@@ -81,6 +81,7 @@ def test_ingest_seed_corpus_twice_then_stats(tmp_path: Path) -> None:
     assert stats["outlets"] == ["BNN Newsroom", "DW News"]
     assert stats["date_range"] == ["2023-12-31", "2025-11-11"]
     assert stats["embed_model"] == settings.embed_model
+    assert stats["generation"] == "1", "the unchanged re-ingest published no new generation"
     assert stats["store"] == str(data / "chroma") and stats["data_dir"] == str(data)
     disk = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
     assert stats["size_mb"] > 0 and abs(stats["size_mb"] - disk / 1e6) < 0.5
