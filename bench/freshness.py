@@ -159,11 +159,14 @@ def visibility(settings: Any, root: Path, real: int, limit_s: float) -> dict[str
         def sentences(body: str) -> list[str]:
             return re.split(r"(?<=\.)\s+", body)
 
-        # A question quoting the article's longest sentence found in no other article: the
+        # A question quoting the article's two longest sentences found in no other article: the
         # templates repeat sentences, and then another article may rightly rank first.
         counts = Counter(s for a in [*generate(real, 11), *new] for s in set(sentences(a.body)))
         counts.update(seed_sentences())
-        questions = {a.id: max((s for s in sentences(a.body) if counts[s] == 1), key=len) for a in new}
+        questions = {
+            a.id: " ".join(sorted((s for s in sentences(a.body) if counts[s] == 1), key=len)[-2:])
+            for a in new
+        }
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--data-dir",
                         str(settings.data_dir), "--quiet"], cwd=PROJECT_ROOT, env=env, check=True,

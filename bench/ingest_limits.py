@@ -7,7 +7,8 @@ Rows:
   b) the same for 5 MB of ordinary prose (skipped: over RAG_MAX_ARTICLE_CHARS)
   c) chunking alone of that 5 MB unpunctuated text (what the cap no longer lets through): chunks,
      seconds, characters tokenized per character of text (linear: bounded, whatever the size)
-  d) reading files at the default 20 MiB limit: .txt, .html and .jsonl, read + parse + checks
+  d) reading files at the default limits: .txt and .jsonl at 20 MiB, tag-heavy .html at 5 MiB
+     (read + parse + size checks)
   e) with --full: ingest of the 5 MB unpunctuated article with the caps lifted (~10 min on 2 cores)
 
     .venv/bin/python -m bench.ingest_limits [--full] [--out bench/results/ingest_limits.json]
@@ -123,18 +124,17 @@ def write_inputs(root: Path) -> dict[str, Path]:
         "unpunct": root / "unpunctuated.txt",
         "prose": root / "prose.txt",
         "txt20": root / "limit.txt",
-        "html20": root / "limit.html",
+        "html5": root / "limit.html",
         "jsonl20": root / "limit.jsonl",
     }
     files["unpunct"].write_text(unpunctuated(MB5), encoding="utf-8")
     files["prose"].write_text(prose(MB5), encoding="utf-8")
     limit = 20 * 1024 * 1024 - 4096
     files["txt20"].write_text(prose(limit, seed=9), encoding="utf-8")
-    paragraphs = "".join(f"<p>{prose(900, seed=i)}</p>\n" for i in range(200))
-    script = '<script>window.__STATE__ = "' + "x" * (limit - 2 * len(paragraphs)) + '";</script>'
-    files["html20"].write_text(
-        f"<html><body><article>{paragraphs}</article>{script}{paragraphs}</body></html>"
-    )
+    # HTML at its own limit (5 MiB), tag-heavy like a real page: what parsing costs per MiB
+    unit = '<div class="story"><p><span data-x="1">The council met</span> <a href="/x">on Monday</a>.</p></div>\n'
+    body = unit * ((5 * 1024 * 1024 - 4096) // len(unit))
+    files["html5"].write_text(f"<html><body><article>{body}</article></body></html>", encoding="utf-8")
     rows = (json.dumps({"id": f"j{i}", "text": prose(3000, seed=i)}) for i in range(limit // 3050))
     files["jsonl20"].write_text("\n".join(rows) + "\n", encoding="utf-8")
     return files
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             print(name, results[name], flush=True)
         results["c) chunking the 5 MB unpunctuated text"] = run_worker("chunk", str(files["unpunct"]))
         print("c)", results["c) chunking the 5 MB unpunctuated text"], flush=True)
-        for key in ("txt20", "html20", "jsonl20"):
+        for key in ("txt20", "html5", "jsonl20"):
             size = files[key].stat().st_size / 2**20
             name = f"d) read {files[key].name} ({size:.1f} MiB)"
             results[name] = run_worker("read", str(files[key]))
