@@ -137,7 +137,7 @@ class VectorStore:
 
         A new client is opened beside the old one (under another spelling of the path, so Chroma
         does not hand back its cached System) and warmed with one query, which loads the HNSW
-        index from disk (~0.6 s at 10k chunks, docs/benchmarks.md); only then are queries switched
+        index from disk (~0.6 s at 10k chunks, docs/reliability.md); only then are queries switched
         to it, after the ones in flight on the old client have finished, and the old one closed.
         Questions meanwhile are answered from the old index: no stall. A Chroma server is always
         current: nothing to do.
