@@ -7,48 +7,70 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import charset_normalizer
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
-
-from index.seed_format import parse_date_text, parse_seed
+from index.decoding import decode_text, nonempty, sha256
+from index.html_reader import read_html
+from index.seed_format import parse_seed
 from rag.errors import ReadError, SkipFile
 from rag.types import Article
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"})
 
-_DROP_TAGS = ("script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template")
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre"}
-    | {"h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "figure", "figcaption", "address", "hr", "body"}
-)
-# Private-use sentinels survive whitespace collapsing and cannot occur in real HTML text.
-_PARA, _LINE = "\ue000", "\ue001"
-_PREFERRED_LEGACY = ("cp1252", "latin_1", "iso8859_15")
-_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
-_GLUED = re.compile(r"(?<=[^\W\d_])[^\x00-\x7f]|[^\x00-\x7f](?=[^\W\d_])")
-_TYPOGRAPHY = frozenset(
-    "\u2019\u2018\u201c\u201d\u201e\u2013\u2014\u2026\u2022\u20ac\u00ab\u00bb\u00b7\u00b0\u00a0"
-)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _MD_TITLE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$")
 
 
-def read_path(path: Path, root: Path | None = None) -> list[Article]:
-    """Read one file into Articles; raises ReadError (bad content) or SkipFile (nothing to ingest).
+@dataclass(frozen=True)
+class LineProblem:
+    """One line of a multi-article file (JSONL) that is not ingested, and why."""
 
-    `root`, when given, only shortens the file name shown in error messages.
+    line: int
+    status: str  # "failed" (bad line) or "skipped" (deliberately left out, e.g. over a size limit)
+    reason: str  # names the file and the line: "news.jsonl, line 3: invalid JSON: ..."
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """What a file holds: its good articles, and the lines that could not be read (JSONL only)."""
+
+    articles: list[Article]
+    problems: list[LineProblem] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # article id -> line number (JSONL)
+
+
+def read_file(path: Path, root: Path | None = None) -> FileRead:
+    """Read one file; raises ReadError (bad content) or SkipFile (nothing to ingest).
+
+    A JSONL corpus is read line by line: a bad line becomes a LineProblem, never a lost file.
+    `root`, when given, only shortens the file name shown in messages.
     """
     path = Path(path)
     name = _display_name(path, root)
+    if path.suffix.lower() == ".jsonl":
+        data = path.read_bytes()
+        if not data.strip():
+            raise SkipFile(f"{name}: file is empty")
+        return _read_jsonl(path, data, name)
+    return FileRead(read_path(path, root))
+
+
+def read_path(path: Path, root: Path | None = None) -> list[Article]:
+    """Read one file into Articles, strictly: any bad JSONL line raises ReadError naming it."""
+    path = Path(path)
+    name = _display_name(path, root)
+    if path.suffix.lower() == ".jsonl":
+        got = read_file(path, root)
+        if got.problems:
+            raise ReadError(got.problems[0].reason)
+        return got.articles
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise SkipFile(f"{name}: unsupported extension {path.suffix!r}")
@@ -58,52 +80,6 @@ def read_path(path: Path, root: Path | None = None) -> list[Article]:
     return reader(path, data, name)
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """Bytes -> str: UTF-8 (BOM stripped), else the encoding charset-normalizer detects; newlines -> "\\n"."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
-    elif b"\x00" in data:
-        raise ReadError(f"{name}: binary content (NUL bytes) in a text file")
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = _detect_and_decode(data, name)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _detect_and_decode(data: bytes, name: str) -> str:
-    """Decode non-UTF-8 bytes with the encoding charset-normalizer finds most plausible."""
-    # Only ASCII-compatible encodings: NUL-free bytes are not UTF-16/32 (a BOM was handled already),
-    # and EBCDIC pages turn plain ASCII into garbage.
-    matches = [m for m in charset_normalizer.from_bytes(data) if _ascii_compatible(m.encoding)]
-    if not matches:
-        raise ReadError(f"{name}: cannot decode the file as text (not UTF-8, no encoding detected)")
-    # On short inputs the Latin code pages tie on chaos (cp1250, cp775, cp1252 all decode "é" bytes);
-    # among the ties take the decoding with fewest symbols glued to letters ("£ódŸ" is wrong), then
-    # Windows-1252, by far the commonest legacy encoding of Western news text.
-    least = min(m.chaos for m in matches)
-    tied = [m for m in matches if m.chaos <= least + 0.01]
-
-    def rank(m: Any) -> tuple[int, int]:
-        preferred = any(enc in m.could_be_from_charset for enc in _PREFERRED_LEGACY)
-        return (_oddities(str(m)), 0 if preferred else 1)
-
-    return str(min(tied, key=rank))
-
-
-def _oddities(text: str) -> int:
-    """Count non-ASCII non-letters touching a letter, other than common typography: mojibake signs."""
-    return sum(1 for c in _GLUED.findall(text) if not c.isalpha() and c not in _TYPOGRAPHY)
-
-
-def _ascii_compatible(encoding: str) -> bool:
-    try:
-        return _PRINTABLE_ASCII.decode(encoding) == _PRINTABLE_ASCII.decode("ascii")
-    except (UnicodeDecodeError, LookupError):
-        return False
-
-
 def _display_name(path: Path, root: Path | None) -> str:
     if root is not None:
         try:
@@ -111,16 +87,6 @@ def _display_name(path: Path, root: Path | None) -> str:
         except ValueError:
             pass
     return str(path)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _nonempty(text: str, name: str) -> str:
-    if not text.strip():
-        raise SkipFile(f"{name}: no text content")
-    return text
 
 
 def _parse_iso_date(value: Any, name: str, field: str) -> date | None:
@@ -135,7 +101,7 @@ def _parse_iso_date(value: Any, name: str, field: str) -> date | None:
 
 
 def _read_txt(path: Path, data: bytes, name: str) -> list[Article]:
-    raw = _nonempty(decode_text(data, name), name)
+    raw = nonempty(decode_text(data, name), name)
     f = parse_seed(raw, name)
     return [
         Article(
@@ -147,7 +113,7 @@ def _read_txt(path: Path, data: bytes, name: str) -> list[Article]:
             published=f.published,
             language=f.language,
             path=str(path),
-            content_hash=_sha256(data),
+            content_hash=sha256(data),
             byline=f.byline,
             section=f.section,
             extra=f.extra,
@@ -166,7 +132,7 @@ def _parse_front_matter(block: str) -> dict[str, str]:
 
 
 def _read_md(path: Path, data: bytes, name: str) -> list[Article]:
-    text = _nonempty(decode_text(data, name), name)
+    text = nonempty(decode_text(data, name), name)
     meta: dict[str, str] = {}
     if m := _FRONT_MATTER.match(text):
         meta = _parse_front_matter(m.group(1))
@@ -184,88 +150,16 @@ def _read_md(path: Path, data: bytes, name: str) -> list[Article]:
         Article(
             id=path.stem,
             title=title,
-            text=_nonempty(body, name),
+            text=nonempty(body, name),
             source=meta.pop("source", None) or None,
             published=published,
             language=(meta.pop("language", None) or meta.pop("lang", None) or None),
             url=meta.pop("url", None) or None,
             path=str(path),
-            content_hash=_sha256(data),
+            content_hash=sha256(data),
             byline=(meta.pop("author", None) or meta.pop("byline", None) or None),
             section=meta.pop("section", None) or None,
             extra={k: v for k, v in meta.items() if v},
-        )
-    ]
-
-
-def _meta(soup: BeautifulSoup, attr: str, key: str) -> str | None:
-    """The content of <meta {attr}="{key}">, e.g. _meta(soup, "property", "og:site_name")."""
-    tag = soup.find("meta", attrs={attr: key})
-    value = tag.get("content") if isinstance(tag, Tag) else None
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _html_text(node: Tag) -> str:
-    """Visible text with block elements as paragraph breaks and <br> as line breaks."""
-    parts: list[str] = []
-
-    def walk(el: Tag) -> None:
-        for child in el.children:
-            if isinstance(child, Comment):
-                continue
-            if isinstance(child, NavigableString):
-                if type(child) is NavigableString:  # skips Doctype, CData, processing instructions
-                    parts.append(str(child))
-            elif isinstance(child, Tag):
-                if child.name == "br":
-                    parts.append(_LINE)
-                    continue
-                block = child.name in _BLOCK_TAGS
-                parts.append(_PARA if block else "")
-                walk(child)
-                parts.append(_PARA if block else "")
-
-    walk(node)
-    flat = re.sub(r"\s+", " ", "".join(parts))
-    paragraphs = (re.sub(rf" *{_LINE} *", "\n", p).strip() for p in flat.split(_PARA))
-    return "\n\n".join(p for p in paragraphs if p)
-
-
-def _read_html(path: Path, data: bytes, name: str) -> list[Article]:
-    soup = BeautifulSoup(decode_text(data, name), "html.parser")
-    # Metadata first: the title's <h1> may sit in a <header> that is dropped below.
-    title_tag, h1 = soup.find("title"), soup.find("h1")
-    title = (title_tag.get_text(" ", strip=True) if title_tag else "") or (
-        h1.get_text(" ", strip=True) if h1 else ""
-    )
-    time_tag = soup.find("time", attrs={"datetime": True})
-    raw_date = _meta(soup, "property", "article:published_time") or (
-        str(time_tag.get("datetime")) if isinstance(time_tag, Tag) else None
-    )
-    # HTML in the wild has messy dates: an unparseable one is left out rather than failing the file.
-    published = parse_date_text(raw_date) if raw_date else None
-    html = soup.find("html")
-    lang = html.get("lang") if isinstance(html, Tag) else None
-    canonical = soup.find("link", attrs={"rel": "canonical"})
-    url = _meta(soup, "property", "og:url") or (
-        str(canonical.get("href")) if isinstance(canonical, Tag) else None
-    )
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    main = soup.find("article") or soup.find("main") or soup.body or soup
-    text = _html_text(main) if isinstance(main, Tag) else ""
-    return [
-        Article(
-            id=path.stem,
-            title=title or None,
-            text=_nonempty(text, name),
-            source=_meta(soup, "property", "og:site_name"),
-            published=published,
-            language=str(lang).split("-")[0].lower() if isinstance(lang, str) and lang.strip() else None,
-            url=url,
-            path=str(path),
-            content_hash=_sha256(data),
-            byline=_meta(soup, "name", "author"),
         )
     ]
 
@@ -291,7 +185,7 @@ def _read_pdf(path: Path, data: bytes, name: str) -> list[Article]:
             title=title.strip() if isinstance(title, str) and title.strip() else None,
             text=text,
             path=str(path),
-            content_hash=_sha256(data),
+            content_hash=sha256(data),
         )
     ]
 
@@ -320,41 +214,48 @@ def _jsonl_article(obj: Any, path: Path, where: str, canonical: bytes) -> Articl
         language=opt("language"),
         url=opt("url"),
         path=str(path),
-        content_hash=_sha256(canonical),
+        content_hash=sha256(canonical),
         byline=opt("byline"),
         section=opt("section"),
         extra=extra,
     )
 
 
-def _read_jsonl(path: Path, data: bytes, name: str) -> list[Article]:
+def _read_jsonl(path: Path, data: bytes, name: str) -> FileRead:
+    """One article a line; a bad line is reported with its number and never fails the others."""
     articles: list[Article] = []
+    problems: list[LineProblem] = []
     first_line: dict[str, int] = {}
     for lineno, line in enumerate(decode_text(data, name).split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{name}, line {lineno}"
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ReadError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
-        # Hash the canonical form so reformatting a line does not count as a change.
-        canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-        art = _jsonl_article(obj, path, where, canonical)
-        if art.id in first_line:
-            raise ReadError(f"{where}: duplicate id {art.id!r} (first on line {first_line[art.id]})")
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ReadError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
+            # Hash the canonical form so reformatting a line does not count as a change.
+            canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+            art = _jsonl_article(obj, path, where, canonical)
+            if art.id in first_line:
+                raise ReadError(f"{where}: duplicate id {art.id!r} (first on line {first_line[art.id]})")
+        except ReadError as e:
+            problems.append(LineProblem(lineno, "failed", str(e)))
+            continue
         first_line[art.id] = lineno
         articles.append(art)
-    if not articles:
+    if not articles and not problems:
         raise SkipFile(f"{name}: no JSON lines")
-    return articles
+    return FileRead(articles, problems, first_line)
 
 
 _READERS: dict[str, Callable[[Path, bytes, str], list[Article]]] = {
     ".txt": _read_txt,
     ".md": _read_md,
-    ".html": _read_html,
-    ".htm": _read_html,
+    ".html": read_html,
+    ".htm": read_html,
     ".pdf": _read_pdf,
-    ".jsonl": _read_jsonl,
 }
+
+__all__ = ["SUPPORTED_EXTENSIONS", "FileRead", "LineProblem", "decode_text", "read_file", "read_path"]

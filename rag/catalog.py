@@ -33,9 +33,12 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, article_ids TEXT NOT NULL, chunks INTEGER NOT NULL
+    path TEXT PRIMARY KEY, content_hash TEXT NOT NULL, article_ids TEXT NOT NULL, chunks INTEGER NOT NULL,
+    problems TEXT NOT NULL DEFAULT '[]'
 );
 """
+# Columns added after stores were built: (table, column, definition), added when missing.
+MIGRATIONS = (("files", "problems", "TEXT NOT NULL DEFAULT '[]'"),)
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,15 @@ class ChunkVectors:
 
 @dataclass(frozen=True)
 class FileEntry:
+    """One ingested file in the manifest. A partly good file (a JSONL corpus with bad lines) keeps
+    its good articles here and its bad lines in `problems`, so an unchanged re-ingest reports the
+    same statuses without reading or embedding anything."""
+
     path: str
     content_hash: str
     article_ids: tuple[str, ...]
     chunks: int
+    problems: tuple[tuple[str, str], ...] = ()  # (status, reason) of each line not ingested
 
 
 class Catalog:
@@ -72,6 +80,10 @@ class Catalog:
         self.db.execute("PRAGMA synchronous=NORMAL")
         if not readonly:
             self.db.executescript(SCHEMA)
+            for table, column, definition in MIGRATIONS:
+                have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._article_cache: dict[str, Article] = {}
 
     def close(self) -> None:
@@ -125,17 +137,25 @@ class Catalog:
 
     def put_file(self, entry: FileEntry) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?,?,?,?)",
-            (entry.path, entry.content_hash, json.dumps(list(entry.article_ids)), entry.chunks),
-        )
+            "INSERT OR REPLACE INTO files(path, content_hash, article_ids, chunks, problems) VALUES (?,?,?,?,?)",
+            (
+                entry.path, entry.content_hash, json.dumps(list(entry.article_ids)), entry.chunks,
+                json.dumps([list(p) for p in entry.problems]),
+            ),
+        )  # fmt: skip
 
     def delete_file(self, path: str) -> None:
         self.db.execute("DELETE FROM files WHERE path=?", (path,))
 
     # --- reads
     def files(self) -> dict[str, FileEntry]:
-        rows = self.db.execute("SELECT path, content_hash, article_ids, chunks FROM files").fetchall()
-        return {p: FileEntry(p, h, tuple(json.loads(a)), c) for p, h, a, c in rows}
+        rows = self.db.execute(
+            "SELECT path, content_hash, article_ids, chunks, problems FROM files"
+        ).fetchall()
+        return {
+            p: FileEntry(p, h, tuple(json.loads(a)), c, tuple((s, r) for s, r in json.loads(q)))
+            for p, h, a, c, q in rows
+        }
 
     def article(self, article_id: str) -> Article | None:
         if article_id in self._article_cache:

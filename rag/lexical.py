@@ -92,6 +92,10 @@ class LexicalIndex:
         return cls(retriever, docs, fp or fingerprint(cid for cid, _, _ in rows))
 
     def save(self, root: Path) -> None:
+        """Save as a new generation folder, then point CURRENT at it (atomic), then clean up.
+
+        Only a writer (holding the WriterLock) saves: readers may be loading the previous folder.
+        """
         root.mkdir(parents=True, exist_ok=True)
         target = root / self.fingerprint
         tmp = root / f".tmp-{self.fingerprint}-{os.getpid()}"
@@ -105,9 +109,7 @@ class LexicalIndex:
         cur_tmp = root / f".CURRENT-{os.getpid()}"
         cur_tmp.write_text(self.fingerprint)
         os.replace(cur_tmp, root / "CURRENT")
-        for old in root.iterdir():  # older generations are no longer referenced
-            if old.is_dir() and old.name != self.fingerprint:
-                shutil.rmtree(old, ignore_errors=True)
+        clean(root)
 
     @classmethod
     def load(cls, root: Path) -> LexicalIndex | None:
@@ -232,3 +234,25 @@ def idf_lookup(index: LexicalIndex) -> Callable[[str], float]:
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     return idf
+
+
+def clean(root: Path) -> list[str]:
+    """Remove what CURRENT does not reference: older generations, and the `.tmp-*` folders and
+    `.CURRENT-*` files a save killed half-way leaves behind. Writers only. Returns the names removed."""
+    try:
+        current = (root / "CURRENT").read_text().strip()
+        entries = list(root.iterdir())
+    except OSError:
+        return []
+    removed = []
+    for p in entries:
+        if p.name in (current, "CURRENT"):
+            continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith(".CURRENT-"):
+            p.unlink(missing_ok=True)
+        else:
+            continue
+        removed.append(p.name)
+    return removed

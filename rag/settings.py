@@ -51,7 +51,12 @@ class Settings:
     chunk_size: int = 128  # model tokens; MiniLM was trained on 128-token inputs (docs/evals.md)
     chunk_overlap: int = 0  # sentences are never cut, so overlap only duplicates work
     embed_context: bool = True  # prefix title and date to what is embedded, never to the stored span
+    # RAG_MAX_FILE_MB / RAG_MAX_HTML_MB (MiB) guard reading and parsing: 20 MiB fits a PDF report and
+    # a JSONL corpus of ~7,000 articles; HTML costs ~60 MB of RAM and 3-6 s per MiB to parse, and
+    # a news page is well under 5 MiB (README, "Limits"). The article cap bounds chunking/embedding.
     max_file_bytes: int = 20 * 1024 * 1024
+    max_html_bytes: int = 5 * 1024 * 1024
+    max_article_chars: int = 500_000  # longer articles are skipped with the reason (RAG_MAX_ARTICLE_CHARS)
 
     # --- retrieval
     k: int = 5
@@ -101,6 +106,9 @@ class Settings:
             raw = env.get(var)
             if raw is not None and raw != "":
                 values[name] = _coerce(var, raw, names[name].type)
+        for var, name in (("RAG_MAX_FILE_MB", "max_file_bytes"), ("RAG_MAX_HTML_MB", "max_html_bytes")):
+            if env.get(var):  # in MiB, like --max-file-mb; the settings are in bytes
+                values[name] = int(_coerce(var, env[var], "float") * 2**20)
         if env.get("RAG_LLM_BASE_URL") and not env.get("RAG_LLM_BACKEND"):
             values["llm_backend"] = "openai"
         for name, value in overrides.items():
@@ -127,6 +135,12 @@ class Settings:
             raise ConfigError(f"fusion must be 'rrf' or 'weighted', got {self.fusion!r}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        if min(self.max_file_bytes, self.max_html_bytes, self.max_article_chars) <= 0:
+            raise ConfigError(
+                "RAG_MAX_FILE_MB, RAG_MAX_HTML_MB and RAG_MAX_ARTICLE_CHARS must be greater than 0, got "
+                f"{self.max_file_bytes / 2**20:g} MiB, {self.max_html_bytes / 2**20:g} MiB and "
+                f"{self.max_article_chars} characters"
+            )
         if self.embed_runtime not in EMBED_RUNTIMES:
             raise ConfigError(
                 f"RAG_EMBED_RUNTIME must be one of {', '.join(EMBED_RUNTIMES)}, got {self.embed_runtime!r}"
@@ -172,6 +186,7 @@ _ENV: dict[str, str] = {
     "RAG_CHUNK_SIZE": "chunk_size",
     "RAG_CHUNK_OVERLAP": "chunk_overlap",
     "RAG_K": "k",
+    "RAG_MAX_ARTICLE_CHARS": "max_article_chars",
     "RAG_LLM_BACKEND": "llm_backend",
     "RAG_LLM_BASE_URL": "llm_base_url",
     "RAG_LLM_MODEL": "llm_model",

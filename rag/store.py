@@ -7,8 +7,11 @@ ModelMismatchError instead of returning meaningless neighbours.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,46 +32,153 @@ def date_key(d: date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 
+class _ReadWriteLock:
+    """Many dense queries at once, or one reopen, which waits for the queries in flight.
+
+    Hand-written: the standard library has none, and this is all we need of one (writer
+    preference, so a reopen is not starved by a stream of queries).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._writer = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+# Spellings of a store's path ("chroma/.", "chroma/./.", ...) held by reopened clients in this
+# process; 0, the plain path, is shared with every other client (e.g. an ingest in this process).
+_ALIASES: dict[str, set[int]] = {}
+_ALIASES_LOCK = threading.Lock()
+
+
+def _take_alias(data_dir: Path) -> int:
+    """A spelling no live client of ours uses, so that Chroma builds a fresh System for it."""
+    with _ALIASES_LOCK:
+        used = _ALIASES.setdefault(str(data_dir), set())
+        alias = next(n for n in range(1, len(used) + 2) if n not in used)
+        used.add(alias)
+        return alias
+
+
+def _free_alias(data_dir: Path, alias: int) -> None:
+    if alias:
+        with _ALIASES_LOCK:
+            _ALIASES.get(str(data_dir), set()).discard(alias)
+
+
 class VectorStore:
     """The Chroma collection of chunk vectors, with the metadata that filters need."""
 
     def __init__(self, settings: Settings, create: bool = False, expected_dim: int | None = None) -> None:
+        self.settings = settings
+        self._rw = _ReadWriteLock()
+        self._alias = 0  # which spelling of the path our client uses (see reopen)
+        self.client, self.location = self._connect()
+        self.collection = self._open(self.client, create, expected_dim)
+
+    def _connect(self, alias: int = 0) -> tuple[Any, str]:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.settings = settings
+        settings = self.settings
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if settings.chroma_url:
                 url = urlparse(settings.chroma_url)
-                self.client: Any = chromadb.HttpClient(
+                client = chromadb.HttpClient(
                     host=url.hostname or "127.0.0.1",
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
-                self.location = settings.chroma_url
-            else:
-                path = settings.data_dir / "chroma"
-                path.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-                self.location = str(path)
+                return client, settings.chroma_url
+            path = settings.data_dir / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            # Chroma shares one System (and its loaded HNSW index) per path string; "chroma/." is
+            # the same folder under another key, so a reopened client loads afresh beside the old.
+            spelled = str(path) + "/." * alias
+            return chromadb.PersistentClient(path=spelled, settings=chroma_settings), str(path)
         except Exception as exc:  # connection refused, bad path...
             raise StoreError(
                 f"cannot open the Chroma store at {settings.chroma_url or settings.data_dir}: {exc}"
             ) from exc
-        self.collection = self._open(create, expected_dim)
 
-    def _open(self, create: bool, dim: int | None) -> Any:
+    def reopen(self) -> None:
+        """See what other processes wrote: an embedded client keeps the HNSW index it loaded.
+
+        A new client is opened beside the old one (under another spelling of the path, so Chroma
+        does not hand back its cached System) and warmed with one query, which loads the HNSW
+        index from disk (~0.6 s at 10k chunks, docs/reliability.md); only then are queries switched
+        to it, after the ones in flight on the old client have finished, and the old one closed.
+        Questions meanwhile are answered from the old index: no stall. A Chroma server is always
+        current: nothing to do.
+        """
+        if self.settings.chroma_url:
+            return
+        alias = _take_alias(self.settings.data_dir)
+        try:
+            client, _ = self._connect(alias)
+            collection = self._open(client, False, None)
+        except BaseException:
+            _free_alias(self.settings.data_dir, alias)
+            raise
+        if collection.count():
+            probe = np.zeros(int((collection.metadata or {}).get("dim") or 384), dtype=np.float32)
+            probe[0] = 1.0
+            collection.query(query_embeddings=[probe], n_results=1, include=[])
+        with self._rw.writing():
+            old, old_alias = self.client, self._alias
+            self.client, self.collection, self._alias = client, collection, alias
+        old.close()
+        _free_alias(self.settings.data_dir, old_alias)
+
+    def close(self) -> None:
+        """Release the client (and, if it is the last one on this path, Chroma's System)."""
+        close = getattr(self.client, "close", None)
+        if close is not None and not self.settings.chroma_url:
+            with self._rw.writing():
+                close()
+            _free_alias(self.settings.data_dir, self._alias)
+
+    def _open(self, client: Any, create: bool, dim: int | None) -> Any:
         s = self.settings
-        names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+        names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
         if s.collection not in names:
             if not create:
                 raise StoreError(
                     f"no index at {self.location} (collection {s.collection!r}). Run `rag ingest PATH` first."
                 )
             meta = {"embed_model": s.embed_model, "embed_runtime": s.embed_runtime, "dim": dim or 0}
-            return self.client.create_collection(
+            return client.create_collection(
                 s.collection,
                 embedding_function=None,  # we always pass vectors: Chroma must never fetch its own model
                 metadata=meta,
@@ -81,7 +191,7 @@ class VectorStore:
                     }
                 },
             )
-        col = self.client.get_collection(s.collection, embedding_function=None)
+        col = client.get_collection(s.collection, embedding_function=None)
         built_with = (col.metadata or {}).get("embed_model")
         if built_with and built_with != s.embed_model:
             raise ModelMismatchError(
@@ -96,17 +206,19 @@ class VectorStore:
         return dict(self.collection.metadata or {})
 
     def count(self) -> int:
-        return int(self.collection.count())
+        with self._rw.reading():
+            return int(self.collection.count())
 
     def all_ids(self) -> set[str]:
         ids: set[str] = set()
         offset, page = 0, 10000
-        while True:
-            got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
-            ids.update(got)
-            if len(got) < page:
-                return ids
-            offset += page
+        with self._rw.reading():
+            while True:
+                got = self.collection.get(include=[], limit=page, offset=offset)["ids"]
+                ids.update(got)
+                if len(got) < page:
+                    return ids
+                offset += page
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         for i in range(0, len(chunks), UPSERT_BATCH):
@@ -128,15 +240,16 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, n: int, filters: Filters | None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity), best first."""
-        n = min(n, self.count())
-        if n <= 0:
-            return []
-        res = self.collection.query(
-            query_embeddings=[vector.astype(np.float32)],
-            n_results=n,
-            where=where_clause(filters),
-            include=["distances"],
-        )
+        with self._rw.reading():
+            n = min(n, int(self.collection.count()))
+            if n <= 0:
+                return []
+            res = self.collection.query(
+                query_embeddings=[vector.astype(np.float32)],
+                n_results=n,
+                where=where_clause(filters),
+                include=["distances"],
+            )
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
 

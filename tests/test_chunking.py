@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
@@ -202,3 +203,36 @@ def test_same_text_always_gives_the_same_chunks(splitter: Splitter) -> None:
     first = chunk_article(_article(text), splitter)
     again = chunk_article(_article(text), splitter)
     assert first == again and len(first) > 3
+
+
+def _counting_splitter(embedder: Embedder) -> tuple[Splitter, list[int]]:
+    """The ingestion splitter (chunk size 128), counting the characters it hands the tokenizer."""
+    work = [0]
+
+    def one(text: str) -> int:
+        work[0] += len(text)
+        return embedder.count_tokens(text)
+
+    def many(texts: Sequence[str]) -> list[int]:
+        work[0] += sum(len(t) for t in texts)
+        return embedder.count_tokens_many(texts)
+
+    return make_splitter(128, 0, one, many, additive=embedder.tokens_split_at_whitespace), work
+
+
+def test_chunking_work_is_linear_in_the_text_length(embedder: Embedder) -> None:
+    """Tokenizer work (characters tokenized) per character of text stays constant as text grows,
+    for prose and for text without a single sentence boundary. Operations, not wall-clock."""
+    words = ["alpha", "river", "council", "harbour", "zorquim", "berths", "drone", "shelter"]
+    unpunctuated = " ".join(words[(i * 7 + i // 3) % len(words)] for i in range(40_000))
+    prose = " ".join(f"The {w} council met on day {i}." for i, w in enumerate(words * 2_000))
+    for text in (unpunctuated, prose):
+        ratios = []
+        for n in (len(text) // 8, len(text) // 2):
+            splitter, work = _counting_splitter(embedder)
+            chunks = chunk_article(_article(text[:n], title=None), splitter)
+            assert chunks and chunks[-1].end >= n - 20
+            ratios.append(work[0] / n)
+        # each character is tokenized a bounded number of times, whatever the length
+        assert max(ratios) <= 3.0, ratios
+        assert abs(ratios[1] - ratios[0]) <= 0.25 * ratios[0], ratios

@@ -81,6 +81,7 @@ def test_ingest_seed_corpus_twice_then_stats(tmp_path: Path) -> None:
     assert stats["outlets"] == ["BNN Newsroom", "DW News"]
     assert stats["date_range"] == ["2023-12-31", "2025-11-11"]
     assert stats["embed_model"] == settings.embed_model
+    assert stats["generation"] == "1", "the unchanged re-ingest published no new generation"
     assert stats["store"] == str(data / "chroma") and stats["data_dir"] == str(data)
     disk = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
     assert stats["size_mb"] > 0 and abs(stats["size_mb"] - disk / 1e6) < 0.5
@@ -136,7 +137,11 @@ def test_second_writer_exits_at_once_with_a_clear_message(tmp_path: Path) -> Non
         out = rag("ingest", corpus, "--data-dir", data, timeout=60)
         elapsed = time.monotonic() - t0
         assert out.returncode == 2, (out.stdout, out.stderr)
-        assert f"another process (pid {holder.pid}) is writing to {data}" in out.stderr
+        assert (
+            f"another process (pid {holder.pid}: " in out.stderr
+            and f"is writing to {data} since " in out.stderr
+        )
+        assert "Nothing was changed" in out.stderr and "Wait for that ingest to finish" in out.stderr
         assert "rag ingest: error:" in out.stderr and "Traceback" not in out.stderr
         assert elapsed < 20, f"the second writer waited {elapsed:.1f} s"  # the holder sleeps 120 s
         assert holder.poll() is None
@@ -148,3 +153,64 @@ def test_second_writer_exits_at_once_with_a_clear_message(tmp_path: Path) -> Non
     again = rag("ingest", corpus, "--data-dir", data, "--quiet")
     assert again.returncode == 0, again.stderr
     assert "1 indexed" in again.stdout
+
+
+REFUSED = """
+import sys, time
+from rag.cli import main
+t0 = time.perf_counter()
+rc = main(sys.argv[1:])
+heavy = [m for m in ("index.ingest", "chromadb", "numpy", "torch", "onnxruntime") if m in sys.modules]
+print(rc, round(time.perf_counter() - t0, 3), ",".join(heavy) or "-")
+"""
+
+
+def test_a_refused_writer_loads_nothing_heavy_and_leaves_the_store_unchanged(tmp_path: Path) -> None:
+    """The lock is tried before the imports, the model and Chroma (which took the refusal to 1.4-1.8 s
+    while the holder kept the CPU busy). Timings are printed by bench/lock_refusal.py, not asserted."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 2)
+    data = tmp_path / "store"
+    assert rag("ingest", corpus / "art000.txt", "--data-dir", data, "--quiet").returncode == 0
+    before = {p: p.stat().st_mtime_ns for p in data.rglob("*") if p.is_file() and p.name != ".write.lock"}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(data)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        out = subprocess.run(
+            [sys.executable, "-c", REFUSED, "ingest", str(corpus), "--data-dir", str(data)],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+        )  # fmt: skip
+        rc, _seconds, heavy = out.stdout.split()
+        assert rc == "2" and heavy == "-", (out.stdout, out.stderr)
+        assert f"pid {holder.pid}" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    after = {p: p.stat().st_mtime_ns for p in data.rglob("*") if p.is_file() and p.name != ".write.lock"}
+    assert after == before, "the refused writer changed the store"
+
+
+def test_duplicate_paths_and_bad_jsonl_lines_from_the_command_line(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    paths = write_corpus(corpus, 2)
+    (corpus / "mixed.jsonl").write_text(
+        '{"id": "jl-1", "text": "The ferry to Izium resumed on Monday."}\n'
+        '{"id": "jl-2", "text": "Bread deliveries doubled in March."}\n'
+        '{"id": "jl-1", "text": "A second line with the first id."}\n'
+        '{"id": "jl-4", "text": \n',
+        encoding="utf-8",
+    )
+    data = tmp_path / "store"
+    out = rag("ingest", corpus, paths[0], corpus / "mixed.jsonl", paths[0], "--data-dir", data, "--quiet")
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stdout.splitlines() if "mixed.jsonl" in line]
+    assert lines[0].split()[:2] == ["indexed", "2"] or lines[0].split()[0] == "indexed"
+    assert "mixed.jsonl, line 3: duplicate id 'jl-1' (first on line 1)" in lines[1]
+    assert "mixed.jsonl, line 4: invalid JSON" in lines[2]
+    assert sum("art000.txt" in line for line in out.stdout.splitlines()) == 1
+    assert "3 indexed, 2 failed" in out.stdout
+    assert assert_consistent(make_settings(tmp_path))[0] == 4

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import importlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from evals.calibration import expected_calibration_error, reliability_bins
 from evals.conflicts import conflict_recalled, effective_wrong_values, false_value_flags
 from evals.questions import Question, QuestionFileError, load_questions
 from evals.scoring import score_question, summarise
-from rag.types import Answer
+from rag.types import Answer, Conflict, ConflictValue
 
 NEW_MODULES = ["conflicts", "calibration", "suite", "suite_runner", "naive", "gate", "scoring"]
 KHARKIV = ARTICLES[
@@ -24,21 +24,21 @@ KHARKIV = ARTICLES[
 ]  # "Air defenses shot down 21 of the 49 drones launched overnight. Russia blamed Belgorod."
 
 
-@dataclass(frozen=True)
-class ConflictAnswer(Answer):
-    """An Answer carrying the `conflicts` field that design.md adds to the Answer JSON."""
-
-    conflicts: tuple[dict[str, Any], ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        d = super().to_json()
-        d["conflicts"] = list(self.conflicts)
-        return d
-
-
-def with_conflicts(answer: Answer, conflicts: list[dict[str, Any]]) -> ConflictAnswer:
-    return ConflictAnswer(answer.text, answer.sentences, answer.citations, answer.abstained, answer.confidence,
-                          answer.trace, conflicts=tuple(conflicts))  # fmt: skip
+def with_conflicts(answer: Answer, conflicts: list[dict[str, Any]]) -> Answer:
+    """`answer` with conflicts given as their JSON (design.md's `conflicts` field)."""
+    return dataclasses.replace(
+        answer,
+        conflicts=tuple(
+            Conflict(
+                c.get("about", ""),
+                tuple(
+                    ConflictValue(v["value"], tuple(v.get("citations", ())), v.get("source"), None)
+                    for v in c.get("values", ())
+                ),
+            )
+            for c in conflicts
+        ),
+    )
 
 
 def first_sentence_answer() -> Answer:
@@ -107,7 +107,8 @@ def test_scored_answers_give_false_value_rates_and_conflict_recall() -> None:
     assert records[1]["metrics"]["false_value"] is False
     assert records[2]["metrics"]["false_value"] is None  # no planted value: not in the rate
     assert records[3]["metrics"]["conflict_recalled"] is True
-    assert records[3]["conflicts"] == flag
+    assert records[3]["conflicts"] == with_conflicts(first_sentence_answer(), flag).to_json()["conflicts"]
+    assert [v["value"] for v in records[3]["conflicts"][0]["values"]] == ["49", "60"]
     s = summarise(records)
     assert (s["false_value_rate"], s["metrics"]["false_value_rate"]["n"]) == (0.5, 2)
     assert (s["false_value_alone"], s["false_value_with_flag"]) == (0.5, 0.0)

@@ -173,7 +173,7 @@ def test_bad_files_get_a_status_and_never_touch_the_index(tmp_path: Path, embedd
         "art000.txt": ("failed", "binary"),
         "huge.txt": ("skipped", "limit"),
         "notes.docx": ("skipped", "unsupported"),
-        "bad.jsonl": ("failed", "invalid JSON"),
+        "bad.jsonl": ("failed", "line 2: invalid JSON"),  # its good line 1 is indexed (below)
         "link_out.txt": ("skipped", "outside the corpus root"),
         "dangling.txt": ("failed", "broken symlink"),
         "loop_a.txt": ("failed", "symlink"),
@@ -190,11 +190,12 @@ def test_bad_files_get_a_status_and_never_touch_the_index(tmp_path: Path, embedd
             assert reason.lower() in (st[name][1] or "").lower(), (name, st[name])
     assert not report.ok
     assert report.count("failed") == 7 and report.count("skipped") == 5
+    assert [f.status for f in report.files if f.path.endswith("bad.jsonl")] == ["indexed", "failed"]
 
     storage = open_storage(settings)
     try:
         # what was indexed before is untouched, the failed art000 included
-        assert storage.catalog.counts() == (4, first.chunks_total + report.texts_embedded)
+        assert storage.catalog.counts() == (5, first.chunks_total + report.texts_embedded)
         after = {
             cid: (r.chunk.start, r.chunk.end)
             for cid, r in storage.catalog.chunk_records(list(before)).items()
@@ -206,9 +207,10 @@ def test_bad_files_get_a_status_and_never_touch_the_index(tmp_path: Path, embedd
         latin = storage.catalog.article("latin1")
         assert latin is not None and "The café reopened. Élan was noted." in latin.text
         assert latin.title == "Café news"
+        assert storage.catalog.article("j1") is not None
     finally:
         storage.close()
-    assert assert_consistent(settings)[0] == 4
+    assert assert_consistent(settings)[0] == 5
 
 
 def test_model_mismatch_is_a_clear_error_for_ingest_and_query(tmp_path: Path, embedder: Embedder) -> None:

@@ -147,6 +147,9 @@ def test_a_killed_ingest_is_completed_by_the_next_one(
 
     report = ingest_paths([corpus], settings, progress=False, embedder=embedder)
     assert report.ok, [f for f in report.files if f.status == "failed"]
+    # nothing a killed BM25 save leaves behind (a .tmp-* folder, a .CURRENT-* file) survives the rerun
+    leftovers = [p.name for p in (settings.data_dir / "bm25").iterdir() if p.name.startswith(".")]
+    assert leftovers == [], leftovers
     # only what the killed run had not committed is embedded again
     assert report.texts_embedded == len(reference) - committed
     assert assert_consistent(settings) == (N_ARTICLES, len(reference))
@@ -165,3 +168,68 @@ def test_a_killed_ingest_is_completed_by_the_next_one(
         pipeline.storage.close()
     again = ingest_paths([corpus], settings, progress=False, embedder=embedder)
     assert again.texts_embedded == 0 and again.count("unchanged") == N_ARTICLES
+
+
+def test_what_a_killed_bm25_save_left_is_cleaned_by_the_next_run(tmp_path: Path, embedder: Embedder) -> None:
+    """A SIGKILL inside LexicalIndex.save leaves a `.tmp-*` folder or a `.CURRENT-*` file (and after
+    the CURRENT switch, the previous generation): the next run removes them even if it saves nothing."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 3)
+    settings = make_settings(tmp_path)
+    assert ingest_paths([corpus], settings, progress=False, embedder=embedder).ok
+    bm25 = settings.data_dir / "bm25"
+    (bm25 / ".tmp-3-0123456789abcdef-4242").mkdir()
+    (bm25 / ".tmp-3-0123456789abcdef-4242" / "params.index.json").write_text("{}")
+    (bm25 / ".CURRENT-4242").write_text("3-0123456789abcdef")
+    (bm25 / "2-fedcba9876543210").mkdir()
+    again = ingest_paths([corpus], settings, progress=False, embedder=embedder)
+    assert again.texts_embedded == 0 and again.count("unchanged") == 3
+    current = (bm25 / "CURRENT").read_text().strip()
+    assert sorted(p.name for p in bm25.iterdir()) == sorted(["CURRENT", current])
+    assert_consistent(settings)
+
+
+@pytest.fixture(scope="module")
+def full_run_seconds(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How long an uninterrupted `rag ingest` subprocess of the corpus takes here."""
+    data = tmp_path_factory.mktemp("timed") / "store"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    t0 = time.monotonic()
+    subprocess.run(
+        [str(VENV_BIN / "rag"), "ingest", str(corpus), "--data-dir", str(data), "--chunk-size", str(CHUNK_SIZE),
+         "--quiet"], env=env, cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_kill_at_a_random_time_is_completed_by_the_next_run(
+    seed: int, corpus: Path, reference: set[str], full_run_seconds: float, tmp_path: Path, embedder: Embedder
+) -> None:
+    """The CI slice of bench/crash_kill.py (20 random points over 500 files): a kill at a seeded
+    random time of the run, then a rerun; the store equals an uninterrupted one."""
+    import random
+
+    at = random.Random(seed).uniform(0.05, 0.95) * full_run_seconds
+    settings = make_settings(tmp_path, chunk_size=CHUNK_SIZE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "rag"), "ingest", str(corpus), "--data-dir", str(settings.data_dir),
+         "--chunk-size", str(CHUNK_SIZE), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        proc.wait(timeout=at)  # finished before the kill point on a fast day: still checked below
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    committed = _catalog_chunks(settings.data_dir)
+    report = ingest_paths([corpus], settings, progress=False, embedder=embedder)
+    assert report.ok and report.texts_embedded == len(reference) - committed
+    assert assert_consistent(settings) == (N_ARTICLES, len(reference))
+    storage = open_storage(settings)
+    try:
+        assert set(catalog_ids(storage)) == reference
+    finally:
+        storage.close()
+    assert [p.name for p in (settings.data_dir / "bm25").iterdir() if p.name.startswith(".")] == []

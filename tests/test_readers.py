@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from index.readers import SUPPORTED_EXTENSIONS, decode_text, read_path
+from index.readers import SUPPORTED_EXTENSIONS, decode_text, read_file, read_path
 from rag.errors import ReadError, SkipFile
 from rag.types import Article
 
@@ -383,3 +383,64 @@ def test_jsonl_bad_line_raises_naming_line(tmp_path: Path, line2: str, pattern: 
 def test_jsonl_of_blank_lines_is_skipped(tmp_path: Path) -> None:
     with pytest.raises(SkipFile):
         read_path(write(tmp_path, "blank.jsonl", "\n\n  \n"))
+
+
+# --- reliability (issue 13) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_detected_from_the_nul_pattern(tmp_path: Path, encoding: str) -> None:
+    text = " date 2024-03-09 en English\nCafé news\n\nThe café reopened on Sumska street. Élan was noted.\n"
+    p = write(tmp_path, "wide.txt", text.encode(encoding))  # no BOM
+    a = read_one(p)
+    assert a.title == "Café news"
+    assert a.text == "The café reopened on Sumska street. Élan was noted."
+    # Cyrillic: fewer NUL high bytes (only spaces and punctuation are ASCII)
+    uk = "Харків: ППО збила 21 дрон. Мешканці укриттях.\n"
+    assert decode_text(uk.encode(encoding), "uk.txt") == uk
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x00\xff" * 100, bytes(range(256)) * 8, b"abc\x00def", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01"],
+)
+def test_binary_patterns_are_still_binary(data: bytes) -> None:
+    with pytest.raises(ReadError, match="binary"):
+        decode_text(data, "x.txt")
+
+
+def test_jsonl_bad_lines_are_reported_per_line_and_good_lines_kept(tmp_path: Path) -> None:
+    lines = [
+        '{"id": "a", "text": "First."}',
+        '{"id": "b", "text": "Second."}',
+        '{"id": "c", "text": ',
+        '{"id": "d", "text": "Fourth."}',
+        '{"id": "e"}',
+        "",
+        '{"id": "a", "text": "Again."}',
+        '{"id": "g", "text": "Seventh.", "date": "31/12/2023"}',
+        '{"id": "h", "text": "Last."}',
+    ]
+    p = write(tmp_path, "mixed.jsonl", "\n".join(lines) + "\n")
+    got = read_file(p, root=tmp_path)
+    assert [a.id for a in got.articles] == ["a", "b", "d", "h"]
+    assert got.lines == {"a": 1, "b": 2, "d": 4, "h": 9}
+    assert [(q.line, q.status) for q in got.problems] == [
+        (3, "failed"),
+        (5, "failed"),
+        (7, "failed"),
+        (8, "failed"),
+    ]
+    reasons = [q.reason for q in got.problems]
+    assert reasons[0].startswith("mixed.jsonl, line 3: invalid JSON: ")
+    assert reasons[1] == "mixed.jsonl, line 5: missing required field 'text'"
+    assert reasons[2] == "mixed.jsonl, line 7: duplicate id 'a' (first on line 1)"
+    assert reasons[3].startswith("mixed.jsonl, line 8: bad 'date' value '31/12/2023'")
+    # the strict API still refuses the file, naming the first bad line
+    with pytest.raises(ReadError, match=r"mixed\.jsonl, line 3: invalid JSON"):
+        read_path(p)
+
+
+def test_jsonl_of_only_bad_lines_has_no_articles_and_every_problem(tmp_path: Path) -> None:
+    got = read_file(write(tmp_path, "bad.jsonl", "{nope\n[1]\n"))
+    assert got.articles == [] and [q.line for q in got.problems] == [1, 2]
