@@ -13,14 +13,22 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from rag.outlets import describe_filters
 from rag.types import Answer, Article, Citation
 
 CONTEXT_CHARS = 160  # characters of article text shown on each side of a quoted span
 SUPPORT_LABELS = {"quoted": "exact quote", "supported": "supported", "unsupported": "not supported"}
 
-# Markdown and LaTeX syntax characters, turned into entities so a quote can never become markup.
+# HTML, Markdown and LaTeX syntax characters, turned into entities in ONE pass so a quote can never
+# become markup, and an entity made for one character is never escaped again (`'` must not end up
+# as a literal "&#x27;" because its `#` was escaped after `'` became `&#x27;`).
 _BLANKS = re.compile(r"\n\s*\n")
-_MD_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~|$\\{}!"})
+_MD_ENTITIES = str.maketrans(
+    {
+        **{c: f"&#{ord(c)};" for c in "*_`[]#~|$\\{}!"},
+        **{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": " "},
+    }
+)
 
 
 def esc(text: object) -> str:
@@ -30,7 +38,7 @@ def esc(text: object) -> str:
 
 def esc_md(text: str) -> str:
     """Escape text that ends up inside the Chatbot's Markdown: HTML and Markdown syntax both inert."""
-    return esc(text).translate(_MD_ENTITIES).replace("\n", " ")
+    return str(text).translate(_MD_ENTITIES)
 
 
 def cite_ref(turn: int, ref: str | int) -> str:
@@ -54,6 +62,13 @@ def answer_html(answer: Answer, turn: int) -> str:
     parts: list[str] = []
     if answer.abstained:
         parts.append(f'<p class="abstain"><strong>{esc_md(answer.text)}</strong></p>')
+        applied = describe_filters(answer.trace.filters)
+        if applied:
+            parts.append(
+                f'<p class="filters-note">Only articles matching these filters were searched: '
+                f"<b>{esc_md(applied)}</b>. Press <b>Ask again without filters</b> below the chat to "
+                "search the whole corpus.</p>"
+            )
         if answer.closest:
             parts.append(
                 '<p class="abstain-note">The closest passages are shown beside the chat, marked '
@@ -74,6 +89,11 @@ def answer_html(answer: Answer, turn: int) -> str:
         parts.append(f'<p class="notice">{esc_md(answer.notice)}</p>')
     # A block-level wrapper on one line keeps Markdown from parsing anything inside it.
     return f'<div class="rag-answer">{"".join(parts)}</div>'
+
+
+def notice_html(text: str) -> str:
+    """An assistant message that is not an answer (e.g. the index is empty)."""
+    return f'<div class="rag-answer notice-only"><p class="notice">{esc_md(text)}</p></div>'
 
 
 def streaming_html(text: str) -> str:
