@@ -35,7 +35,7 @@ def corpus_tab(
     search_msg = gr.Markdown(elem_id="corpus-search-msg")
     table = gr.Dataframe(
         value=None, headers=ARTICLE_COLUMNS, interactive=False, elem_id="articles", wrap=True,
-        column_widths=["17%", "43%", "14%", "10%", "8%", "8%"], max_height=420,
+        column_widths=["15%", "43%", "13%", "11%", "10%", "8%"], max_height=420,
     )  # fmt: skip
     reader = gr.HTML(
         render.article_placeholder("Click a row to read the article."),

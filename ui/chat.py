@@ -21,7 +21,7 @@ from ui.trace_view import trace_html
 
 EMPTY_CORPUS = (
     "The index is empty, so there is nothing to answer from yet. Add articles in the Corpus tab "
-    "(upload files), or run \"rag ingest PATH\" in a terminal while this page is open: they can be "
+    '(upload files), or run "rag ingest PATH" in a terminal while this page is open: they can be '
     "asked about as soon as the ingest ends."
 )
 

@@ -17,30 +17,19 @@ from rag.errors import StoreLockedError
 from rag.settings import Settings
 from rag.types import ArticleInfo, IngestReport
 from ui.chat import ChatPipeline
+from ui.render import first_sentence
 
 # What index/readers.py reads (SUPPORTED_EXTENSIONS; a test keeps the two equal). Anything else is
 # refused at the upload route already (ui/upload_guard.py).
 SUPPORTED_TYPES = [".txt", ".md", ".html", ".htm", ".pdf", ".jsonl"]
 ARTICLE_COLUMNS = ["id", "title", "outlet", "date", "language", "chunks"]
 STATUS_COLUMNS = ["file", "status", "reason", "articles", "chunks"]
-TITLE_CHARS = 90
 WAIT_FOR_WRITER_S = 600.0  # how long an upload queues behind another process's ingest
 
 # ingest(paths, settings, prune=False, progress=False, embedder=...) -> IngestReport
 IngestFn = Callable[..., IngestReport]
 DeleteFn = Callable[[str, Settings], int]
 TextSearch = Callable[[str], set[str]]  # a word -> ids of the articles whose text holds it
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]?\s")
-
-
-def first_sentence(text: str, limit: int = TITLE_CHARS) -> str:
-    """The opening sentence of `text`, cut at a word boundary to `limit` characters."""
-    flat = " ".join(text.split())
-    m = _SENTENCE_END.search(flat)
-    s = flat[: m.start() + 1].strip() if m else flat
-    if len(s) <= limit:
-        return s
-    return s[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def display_title(info: ArticleInfo, text: str | None) -> str:

@@ -24,6 +24,15 @@ NO_RUNNER_NOTE = (
 )
 NO_REPORT = "<p class='report-empty'>No eval run yet in this session. Pick a question set or upload one, then Run eval.</p>"
 _IMG = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+# An absolute path standing alone (after a space, quote, bracket, "=" or ">"): not a URL, not a tag.
+_ABS_PATH = re.compile(r"(?:^|(?<=[\s\"'(=>`\[,;]))(/(?:[\w.+-]+/)+[\w.+-]*)", re.M)
+
+
+def redact_paths(text: str) -> str:
+    """Server paths out of a report: project paths become relative, any other absolute path its last
+    part (the page never shows where things live on the machine that serves it)."""
+    text = text.replace(str(PROJECT_ROOT) + "/", "").replace(str(Path.home()) + "/", "~/")
+    return _ABS_PATH.sub(lambda m: "…/" + m.group(1).rstrip("/").rsplit("/", 1)[-1], text)
 
 
 def latest_report(reports_dir: Path | None) -> Path | None:
@@ -58,10 +67,10 @@ def report_html(report_dir: Path | None, label: str = "") -> str:
     head = f"<p class='report-name'>Report: {html.escape(label)}</p>" if label else ""
     page = report_dir / "report.html"
     if page.is_file():
-        doc = html.escape(page.read_text(encoding="utf-8", errors="replace"), quote=True)
+        doc = html.escape(redact_paths(page.read_text(encoding="utf-8", errors="replace")), quote=True)
         return f'{head}<iframe class="report" sandbox="" srcdoc="{doc}"></iframe>'
     md = report_dir / "report.md"
-    text = md.read_text(encoding="utf-8", errors="replace")
+    text = redact_paths(md.read_text(encoding="utf-8", errors="replace"))
     return head + f'<pre class="report-md">{_inline_images(html.escape(text, quote=False), report_dir)}</pre>'
 
 

@@ -31,6 +31,27 @@ _MD_ENTITIES = str.maketrans(
 )
 
 
+TITLE_CHARS = 90
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]?\s")
+
+
+def first_sentence(text: str, limit: int = TITLE_CHARS) -> str:
+    """The opening sentence of `text`, cut at a word boundary to `limit` characters."""
+    flat = " ".join(text.split())
+    m = _SENTENCE_END.search(flat)
+    s = flat[: m.start() + 1].strip() if m else flat
+    if len(s) <= limit:
+        return s
+    return s[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def title_of(title: str | None, text: str | None, article_id: str) -> str:
+    """An article's title; without one its first sentence in quotes (never a file hash), else its id."""
+    if title:
+        return title
+    return f"“{first_sentence(text)}”" if text and text.strip() else article_id
+
+
 def esc(text: object) -> str:
     """Escape text for HTML content and attributes (quotes included)."""
     return html.escape(str(text), quote=True)
@@ -145,7 +166,7 @@ def source_card(
     badge = '<span class="badge not-answer">not an answer</span>' if closest else ""
     if support:
         badge += f'<span class="support {esc(support)}">{esc(SUPPORT_LABELS.get(support, support))}</span>'
-    title = esc(c.title or c.article_id)
+    title = esc(title_of(c.title, article_text, c.article_id))
     return (
         f'<div class="src-card {cite_ref(turn, ref)}{" closest" if closest else ""}" role="button" tabindex="0">'
         f'<div class="src-head"><span class="src-n">{"·" if closest else f"[{c.n}]"}</span>'
@@ -195,7 +216,7 @@ def article_html(article: Article, start: int | None = None, end: int | None = N
         url = f' · <a href="{esc(article.url)}" target="_blank" rel="noopener noreferrer">original</a>'
     return (
         f'<div class="article-view"><div class="article-label">{esc(label)}</div>'
-        f"<h3>{esc(article.title or article.id)}</h3>"
+        f"<h3>{esc(title_of(article.title, article.text, article.id))}</h3>"
         f'<div class="src-meta">{" · ".join(meta)} · <code>{esc(article.id)}</code>{url}</div>'
         f'<div class="article-body">{body}</div></div>'
     )
