@@ -73,7 +73,9 @@ def test_source_matches_outlets_by_prefix_and_names_them_when_none_does(
     import json
 
     d = str(seed_settings.data_dir)
-    code, out, err = run(capsys, "ask", "What happened in Kharkiv?", "--json", "--data-dir", d, "--source", "dw")
+    code, out, err = run(
+        capsys, "ask", "What happened in Kharkiv?", "--json", "--data-dir", d, "--source", "dw"
+    )
     assert code == 0 and "--source matched DW News" in err
     assert {h["article_id"] for h in json.loads(out)["trace"]["hits"]} == {"000_a718a404f4b4bf82"}
     code, _, err = run(capsys, "ask", "What happened?", "--data-dir", d, "--source", "Reuters")
@@ -89,7 +91,10 @@ def test_an_abstention_under_filters_says_which_and_how_to_widen(
     code, out, _ = run(capsys, "ask", Q, "--data-dir", d, "--source", "dw news", "--since", "2025-01-01",
                        "--drop-undated")  # fmt: skip
     assert code == 0 and "do not contain an answer" in out
-    assert "Filters applied: since 2025-01-01, outlet DW News, undated articles left out." in out and "without them" in out
+    assert (
+        "Filters applied: since 2025-01-01, outlet DW News, undated articles left out." in out
+        and "without them" in out
+    )
     _, out, _ = run(capsys, "ask", "Who won the 2024 Eurovision Song Contest?", "--data-dir", d)
     assert "Filters applied" not in out
 

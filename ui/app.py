@@ -55,24 +55,14 @@ def build_app(
         text_search or lexical_text_search(pipeline),
     )  # fmt: skip
 
-    def check_filters(since: str, until: str, outlets: Any) -> tuple[str, Any, Any, Any]:
-        """Validate the filters as the user leaves a field or asks: the message sits at the field."""
-        bad = ""
+    def check_filters(since: str, until: str, outlets: Any) -> tuple[str, str, str]:
+        """Validate the filters as the user leaves a field or asks: the message sits under that field."""
+        notes = {"since": "", "until": "", "outlets": ""}
         try:
             make_filters(since, until, outlets, pipeline.outlets())
-            note = ""
         except FilterError as e:
-            bad, note = e.field, f'<div class="filter-error">⚠ {render.esc(e)}</div>'
-
-        def mark(field: str) -> list[str]:
-            return ["field-error"] if bad == field else []
-
-        return (
-            note,
-            gr.update(elem_classes=mark("since")),
-            gr.update(elem_classes=mark("until")),
-            gr.update(elem_classes=mark("outlets")),
-        )
+            notes[e.field] = f'<div class="filter-error">⚠ {render.esc(e)}</div>'
+        return notes["since"], notes["until"], notes["outlets"]
 
     def chat(
         message: str,
@@ -88,23 +78,23 @@ def build_app(
     ) -> Iterator[tuple[Any, ...]]:
         """Ask a question in the conversation; streams the answer, then its sources and trace."""
         owner = owner_of(_username(request), browser_id)
+        before = len(exchanges or [])
         try:
-            out: tuple[Any, ...] = ()
             for out in chat_svc.chat(message, exchanges, since, until, outlets, k, mode):
-                yield (*out, gr.skip(), gr.skip(), gr.update(visible=False))
+                if len(out[2]) == before:  # still streaming (or nothing to answer from)
+                    yield (*out, gr.skip(), gr.skip(), gr.update(visible=False))
+                    continue
+                # The finished answer: stored first, then shown once with the conversation list, so
+                # nothing of this question arrives after the user opened another conversation.
+                question, answer = out[2][-1]
+                cid = convs.record(owner, conv_id, question, answer)
+                widen = answer.abstained and bool(make_filters(since, until, outlets, pipeline.outlets()))
+                yield (*out, cid, gr.Radio(choices=convs.choices(owner), value=cid), gr.update(visible=widen))
         except FilterError:
             # Already shown at the field by check_filters; leave chat, input and trace as they are.
             yield (gr.skip(),) * 8
-            return
         except InputError as e:
             raise gr.Error(str(e), print_exception=False) from None
-        new = out[2] if out else []
-        if len(new) == len(exchanges or []):  # nothing answered (e.g. an empty index)
-            return
-        question, answer = new[-1]
-        cid = convs.record(owner, conv_id, question, answer)
-        widen = answer.abstained and bool(make_filters(since, until, outlets, pipeline.outlets()))
-        yield (*out, cid, gr.Radio(choices=convs.choices(owner), value=cid), gr.update(visible=widen))
 
     def start(browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         """On page load: give the browser an id, list its conversations and reopen the latest."""
@@ -193,14 +183,23 @@ def build_app(
                             components=[msg], samples=[], label="Try", elem_id="examples", samples_per_page=3
                         )
                         with gr.Accordion("Filters and settings", open=True):
-                            with gr.Row():
-                                since = gr.Textbox(label="Since (YYYY-MM-DD)", elem_id="since", max_lines=1)
-                                until = gr.Textbox(label="Until (YYYY-MM-DD)", elem_id="until", max_lines=1)
-                                outlets = gr.Dropdown(
-                                    choices=[], multiselect=True, allow_custom_value=True,
-                                    label="Outlets (type a name or its start)", elem_id="outlets",
-                                )  # fmt: skip
-                            filter_note = gr.HTML("", elem_id="filter-msg", js_on_load=None)
+                            with gr.Row(equal_height=False):
+                                with gr.Column(min_width=160):
+                                    since = gr.Textbox(
+                                        label="Since (YYYY-MM-DD)", elem_id="since", max_lines=1
+                                    )
+                                    since_msg = gr.HTML("", elem_id="since-msg", js_on_load=None)
+                                with gr.Column(min_width=160):
+                                    until = gr.Textbox(
+                                        label="Until (YYYY-MM-DD)", elem_id="until", max_lines=1
+                                    )
+                                    until_msg = gr.HTML("", elem_id="until-msg", js_on_load=None)
+                                with gr.Column(min_width=160):
+                                    outlets = gr.Dropdown(
+                                        choices=[], multiselect=True, allow_custom_value=True,
+                                        label="Outlets (type a name or its start)", elem_id="outlets",
+                                    )  # fmt: skip
+                                    outlets_msg = gr.HTML("", elem_id="outlets-msg", js_on_load=None)
                             with gr.Row():
                                 k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages retrieved (k)")
                                 modes = mode_choices(settings)
@@ -232,16 +231,15 @@ def build_app(
                 evals_tab(eval_runner)
 
         # --- Ask
-        filter_fields = [filter_note, since, until, outlets]
+        filter_msgs = [since_msg, until_msg, outlets_msg]
+        check = {"fn": check_filters, "inputs": [since, until, outlets], "outputs": filter_msgs,
+                 "api_visibility": "private", "show_progress": "hidden", "queue": False}  # fmt: skip
         for field in (since, until):
-            field.blur(check_filters, [since, until, outlets], filter_fields, api_visibility="private")
-        outlets.change(check_filters, [since, until, outlets], filter_fields, api_visibility="private")
+            field.blur(**check)  # type: ignore[arg-type]
+        outlets.change(**check)  # type: ignore[arg-type]
         chat_inputs = [msg, exchanges, since, until, outlets, k, mode, conv_id, browser_id]
         chat_outputs = [msg, chatbot, exchanges, sources, trace, conv_id, conv_list, widen_btn]
-        gr.on(
-            [ask.click, msg.submit], check_filters, [since, until, outlets], filter_fields,
-            api_visibility="private", queue=False,
-        ).then(
+        gr.on([ask.click, msg.submit], **check).then(
             chat, chat_inputs, chat_outputs, api_name="chat", concurrency_limit=settings.ui_concurrency
         ).then(exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private")  # fmt: skip
 
@@ -252,14 +250,14 @@ def build_app(
                 [],
                 (ex[-1][0] if ex else ""),
                 "",
-                gr.update(elem_classes=[]),
-                gr.update(elem_classes=[]),
+                "",
+                "",
             )
 
         widen_btn.click(
             widen,
             [exchanges],
-            [since, until, outlets, msg, filter_note, since, until],
+            [since, until, outlets, msg, *filter_msgs],
             api_visibility="private",
         ).then(chat, chat_inputs, chat_outputs, api_visibility="private").then(
             exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private"
@@ -273,8 +271,11 @@ def build_app(
 
         # --- Conversations
         view_outputs = [conv_id, chatbot, exchanges, sources, trace, article, conv_title]
-        demo.load(start, [browser_id], [browser_id, conv_list, *view_outputs], api_visibility="private").then(
-            exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private"
+        # Off the queue: a page's first question must not wait behind (or be overwritten by) its load.
+        demo.load(
+            start, [browser_id], [browser_id, conv_list, *view_outputs], api_visibility="private", queue=False
+        ).then(
+            exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private", queue=False
         )
         conv_list.input(open_conv, [conv_list, browser_id], view_outputs, api_visibility="private").then(
             exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private"
@@ -294,7 +295,7 @@ def build_app(
             [*view_outputs, conv_list, dl_md, dl_json, conv_msg],
             api_visibility="private",
         ).then(lambda: gr.Group(visible=False), None, [confirm_box], api_visibility="private")
-        demo.load(*corpus_views, api_visibility="private")
+        demo.load(*corpus_views, api_visibility="private", queue=False)
 
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=64)
     return demo

@@ -47,6 +47,8 @@ def check_port_free(host: str, port: int) -> None:
     """ConfigError naming the port when something already listens there (before any model loads)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as s:
+        # As uvicorn does: a port whose last server just stopped (TIME_WAIT) is free, a listener is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

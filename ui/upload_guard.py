@@ -42,7 +42,7 @@ def refused(names: Iterable[str], allowed: Iterable[str]) -> list[str]:
 class UploadTypeGuard:
     def __init__(self, app: ASGIApp, allowed: Iterable[str], max_bytes: int) -> None:
         self.app = app
-        self.allowed = sorted(set(allowed))
+        self.allowed = list(dict.fromkeys(allowed))
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
