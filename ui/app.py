@@ -79,20 +79,24 @@ def build_app(
         """Ask a question in the conversation; streams the answer, then its sources and trace."""
         owner = owner_of(_username(request), browser_id)
         before = len(exchanges or [])
+        notes = check_filters(since, until, outlets)  # shown under their fields, never as Error badges
+        if any(notes):
+            yield (*(gr.skip(),) * 8, *notes)
+            return
         try:
-            for out in chat_svc.chat(message, exchanges, since, until, outlets, k, mode):
+            for i, out in enumerate(chat_svc.chat(message, exchanges, since, until, outlets, k, mode)):
+                if i:  # the box was cleared by the first step: later ones must not wipe what is typed next
+                    out = (gr.skip(), *out[1:])
                 if len(out[2]) == before:  # still streaming (or nothing to answer from)
-                    yield (*out, gr.skip(), gr.skip(), gr.update(visible=False))
+                    yield (*out, gr.skip(), gr.skip(), gr.update(visible=False), *notes)
                     continue
                 # The finished answer: stored first, then shown once with the conversation list, so
                 # nothing of this question arrives after the user opened another conversation.
                 question, answer = out[2][-1]
                 cid = convs.record(owner, conv_id, question, answer)
                 widen = answer.abstained and bool(make_filters(since, until, outlets, pipeline.outlets()))
-                yield (*out, cid, gr.Radio(choices=convs.choices(owner), value=cid), gr.update(visible=widen))
-        except FilterError:
-            # Already shown at the field by check_filters; leave chat, input and trace as they are.
-            yield (gr.skip(),) * 8
+                radio = gr.Radio(choices=convs.choices(owner), value=cid)
+                yield (*out, cid, radio, gr.update(visible=widen), *notes)
         except InputError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
@@ -238,9 +242,12 @@ def build_app(
             field.blur(**check)  # type: ignore[arg-type]
         outlets.change(**check)  # type: ignore[arg-type]
         chat_inputs = [msg, exchanges, since, until, outlets, k, mode, conv_id, browser_id]
-        chat_outputs = [msg, chatbot, exchanges, sources, trace, conv_id, conv_list, widen_btn]
-        gr.on([ask.click, msg.submit], **check).then(
-            chat, chat_inputs, chat_outputs, api_name="chat", concurrency_limit=settings.ui_concurrency
+        chat_outputs = [msg, chatbot, exchanges, sources, trace, conv_id, conv_list, widen_btn, *filter_msgs]
+        # One event per question (filters are checked inside it); "always_last": a question sent while
+        # the previous one is still finishing is asked right after it, not dropped.
+        gr.on(
+            [ask.click, msg.submit], chat, chat_inputs, chat_outputs, api_name="chat",
+            concurrency_limit=settings.ui_concurrency, trigger_mode="always_last",
         ).then(exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private")  # fmt: skip
 
         def widen(ex: list[Exchange] | None) -> tuple[Any, ...]:

@@ -55,7 +55,7 @@ CSS = """
 #app-title h1 { margin-bottom: 0; }
 #app-title p { color: var(--body-text-color-subdued); margin-top: 2px; }
 .rag-answer p { margin: 0 0 6px 0; line-height: 1.55; }
-.rag-answer .notice { color: #8a5a00; font-size: 0.9em; }
+.rag-answer .notice, .rag-notice .notice { color: #8a5a00; font-size: 0.9em; }
 .rag-answer .abstain strong { color: #9a3412; }
 .rag-answer .abstain-note { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .cite { display: inline-block; cursor: pointer; color: #1d4ed8; font-weight: 600; font-size: 0.85em;

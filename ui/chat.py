@@ -106,6 +106,7 @@ class ChatService:
         self.pipeline = pipeline
         self.settings = settings
         self.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="rag-export-"))
+        self._articles_seen = -1
 
     def texts(self, answer: Answer) -> dict[str, str | None]:
         """Full texts of the articles an answer cites (for the context around each quote)."""
@@ -137,7 +138,11 @@ class ChatService:
         history = [Turn(q, a.text) for q, a in exchanges]
         done = render.chat_messages(exchanges)
         user = {"role": "user", "content": f'<div class="rag-q">{render.esc_md(question)}</div>'}
-        if not self.pipeline.articles():
+        n_articles = len(self.pipeline.articles())
+        if n_articles != self._articles_seen:  # another process (a `rag ingest`) changed the corpus
+            self._articles_seen = n_articles
+            self.pipeline.refresh()
+        if not n_articles:
             note = {"role": "assistant", "content": render.notice_html(EMPTY_CORPUS)}
             yield message, [*done, user, note], exchanges, render.sources_html(None, 0, {}), trace_html(None)
             return

@@ -114,7 +114,7 @@ def answer_html(answer: Answer, turn: int) -> str:
 
 def notice_html(text: str) -> str:
     """An assistant message that is not an answer (e.g. the index is empty)."""
-    return f'<div class="rag-answer notice-only"><p class="notice">{esc_md(text)}</p></div>'
+    return f'<div class="rag-notice"><p class="notice">{esc_md(text)}</p></div>'
 
 
 def streaming_html(text: str) -> str:
