@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from index.ingest import delete_article, ingest_paths
 from rag.embedding import load_embedder
@@ -92,7 +92,7 @@ def ask(page: Page, question: str, turn: int) -> None:
     )
 
 
-def field(page: Page, elem_id: str) -> object:
+def field(page: Page, elem_id: str) -> Locator:
     return page.locator(f"#{elem_id}").locator("input, textarea").first
 
 
@@ -123,7 +123,7 @@ def test_outlets_by_prefix_and_widening_filters_after_an_abstention(page: Page) 
     outlets = page.locator("#outlets input")
     outlets.fill("bnn")
     outlets.press("Enter")
-    field(page, "since").fill("2025-06-01")  # type: ignore[attr-defined]
+    field(page, "since").fill("2025-06-01")
     ask(page, DRONES, 0)
     reply = page.locator("#chat .rag-answer").last
     expect(reply.locator(".abstain")).to_be_visible()
@@ -134,7 +134,7 @@ def test_outlets_by_prefix_and_widening_filters_after_an_abstention(page: Page) 
     widen.click()
     page.locator("#sources .src-card.ref-1-1").wait_for(timeout=30_000)
     expect(page.locator("#chat .rag-answer").last).to_contain_text("21")
-    expect(field(page, "since")).to_have_value("")  # type: ignore[arg-type]
+    expect(field(page, "since")).to_have_value("")
     expect(widen).to_be_hidden()
     # a name that matches no outlet is named at the field, with the outlets that exist
     outlets.fill("Reuters")
@@ -152,7 +152,7 @@ def test_corpus_search_reads_the_text_and_a_row_opens_the_article(page: Page) ->
         box = table.get_by_role("columnheader", name=name).first.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 1440 and box["width"] > 40, (name, box)
     search = field(page, "corpus-search")
-    search.fill("Trehubov")  # type: ignore[attr-defined]
+    search.fill("Trehubov")
     expect(table).to_contain_text("001_e71635c8b88c33de")
     expect(table).not_to_contain_text("Escalating Tensions")
     expect(table).to_contain_text("“The Russians are trying to hold on")  # first sentence, not a hash
@@ -165,7 +165,7 @@ def test_corpus_search_reads_the_text_and_a_row_opens_the_article(page: Page) ->
         "es => es.filter(e => getComputedStyle(e).boxShadow !== 'none').length"
     )
     assert framed == 0 and table.locator("[role=gridcell] button:visible").count() == 0
-    search.fill("zzyzx quokka")  # type: ignore[attr-defined]
+    search.fill("zzyzx quokka")
     expect(page.locator("#corpus-search-msg")).to_contain_text("No article matches 'zzyzx quokka'")
     page.screenshot(path=str(PROJECT_ROOT / "docs" / "screenshots" / "corpus-search.png"))
 
@@ -197,7 +197,7 @@ def test_conversations_in_the_sidebar_new_open_rename_delete_reload(page: Page) 
     expect(page.locator("#chat")).to_contain_text("How many drones")
     expect(page.locator("#chat")).not_to_contain_text("Trehubov")
     expect(page.locator("#chat .rag-answer").last).to_contain_text("21")
-    field(page, "conv-title").fill("Drone counts")  # type: ignore[attr-defined]
+    field(page, "conv-title").fill("Drone counts")
     page.locator("#rename-conv").click()
     expect(convs).to_contain_text("Drone counts")
     page.reload()

@@ -31,7 +31,8 @@ def test_conversations_persist_per_owner_and_another_owner_cannot_read_them_by_i
 ) -> None:
     path = tmp_path / "conversations.sqlite"
     convs = Conversations(ConversationStore(path), ChatService(seed_pipeline, seed_settings))
-    alice, bob = owner_of("alice", "b1"), owner_of("bob", "b1")
+    alice, bob = "user:alice", "user:bob"
+    assert (owner_of("alice", "b1"), owner_of("bob", "b1")) == (alice, bob)
     assert alice == "user:alice" and owner_of(None, "b1") == "browser:b1" and owner_of(None, None) is None
     a = seed_pipeline.ask(DRONES)
     cid = convs.record(alice, None, DRONES, a)

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,14 +51,17 @@ class Serve:
         self.data_dir, self.port = data_dir, port
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / "serve.log"
+        self.log: Any = None
 
     def start(self) -> float:
         env = {**os.environ, "RAG_DATA_DIR": str(self.data_dir)}
         t0 = time.perf_counter()
+        self.log = self.log_path.open("ab")  # closed in stop()
         self.proc = subprocess.Popen([RAG, "serve", "--port", str(self.port)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.data_dir.parent / "serve.log", "ab"))  # fmt: skip
+                                     stdout=subprocess.DEVNULL, stderr=self.log)  # fmt: skip
         while time.perf_counter() - t0 < 120:
-            assert self.proc.poll() is None, (self.data_dir.parent / "serve.log").read_text()
+            assert self.proc.poll() is None, self.log_path.read_text()
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code == 200:
                     return time.perf_counter() - t0
@@ -70,6 +74,7 @@ class Serve:
             self.proc.terminate()
             self.proc.wait(timeout=30)
             self.proc = None
+            self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +118,7 @@ def test_serve_starts_empty_takes_an_upload_and_a_terminal_ingest_without_restar
         doc.write_text(LANTERN, encoding="utf-8")
         page.get_by_role("tab", name="Corpus").click()
         page.locator("#upload input[type=file]").set_input_files(str(doc))
-        page.locator("#upload").get_by_text("lantern.md").first.wait_for()
+        page.locator("#upload").get_by_text("lantern.md").first.wait_for(timeout=60_000)
         page.locator("#ingest-btn").click()
         expect(page.locator("#ingest-status")).to_contain_text("indexed")
         expect(page.locator("#empty-note")).to_be_hidden()

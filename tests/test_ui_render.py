@@ -234,8 +234,8 @@ def test_html_report_is_shown_in_a_script_free_sandbox(tmp_path: Path) -> None:
     assert '<iframe class="report" sandbox=""' in out
     assert "<script>" not in out and "&lt;script&gt;" in out
     sets = {"mine": tmp_path / "q.jsonl"}
-    msg, html, out = run_eval(lambda q: tmp_path, "mine", None, sets)
-    assert msg == "Eval of question set mine finished." and "iframe" in html and out == str(tmp_path)
+    msg, html, ran = run_eval(lambda q: tmp_path, "mine", None, sets)
+    assert msg == "Eval of question set mine finished." and "iframe" in html and ran == str(tmp_path)
     assert str(tmp_path) not in msg + html  # no server path in the page
 
 

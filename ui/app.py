@@ -18,11 +18,11 @@ from ui import render
 from ui.app_corpus import corpus_tab
 from ui.app_evals import evals_tab
 from ui.assets import SCROLL_JS
-from ui.chat import ChatPipeline, ChatService, Exchange, FilterError, InputError, make_filters, mode_choices
+from ui.chat import ChatPipeline, ChatService, Exchange, InputError, filter_notes, make_filters, mode_choices
 from ui.corpus import CorpusService, DeleteFn, IngestFn, TextSearch
 from ui.corpus_search import lexical_text_search
 from ui.evals_view import EvalRunner
-from ui.session import Conversations, browser_secret, example_questions, new_browser_id, owner_of
+from ui.session import Conversations, browser_secret, new_browser_id, owner_of
 from ui.trace_view import trace_html
 
 DEFAULT_SUBTITLE = (
@@ -56,13 +56,7 @@ def build_app(
     )  # fmt: skip
 
     def check_filters(since: str, until: str, outlets: Any) -> tuple[str, str, str]:
-        """Validate the filters as the user leaves a field or asks: the message sits under that field."""
-        notes = {"since": "", "until": "", "outlets": ""}
-        try:
-            make_filters(since, until, outlets, pipeline.outlets())
-        except FilterError as e:
-            notes[e.field] = f'<div class="filter-error">⚠ {render.esc(e)}</div>'
-        return notes["since"], notes["until"], notes["outlets"]
+        return filter_notes(since, until, outlets, pipeline.outlets())
 
     def chat(
         message: str,
@@ -306,6 +300,3 @@ def build_app(
 
     demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=64)
     return demo
-
-
-__all__ = ["build_app", "example_questions"]

@@ -94,6 +94,18 @@ def make_filters(
     return None if f.empty else f
 
 
+def filter_notes(
+    since: str | None, until: str | None, outlets: Sequence[str] | str | None, known: Sequence[str]
+) -> tuple[str, str, str]:
+    """HTML messages to show under the Since, Until and Outlets fields ('' where the field is fine)."""
+    notes = {"since": "", "until": "", "outlets": ""}
+    try:
+        make_filters(since, until, outlets, known)
+    except FilterError as e:
+        notes[e.field] = f'<div class="filter-error">⚠ {render.esc(e)}</div>'
+    return notes["since"], notes["until"], notes["outlets"]
+
+
 def mode_choices(settings: Settings) -> list[str]:
     """Answer modes on offer: the LLM only when a backend is configured."""
     return ["extractive", "llm"] if settings.llm_backend else ["extractive"]
