@@ -182,6 +182,8 @@ def test_follow_up_and_date_filter_change_the_sources(page: Page) -> None:
     page.locator("#question textarea").fill(DRONES)
     page.locator("#ask-btn").click()
     expect(page.locator("#since-msg")).to_contain_text("Since must be a date like 2024-01-31")
+    page.locator("#since").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOT.parent / "filter-error.png"))
     page.wait_for_timeout(800)
     assert page.locator("#chat .rag-answer").count() == answers
     expect(page.locator("#question textarea")).to_have_value(DRONES)

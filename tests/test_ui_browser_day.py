@@ -165,9 +165,9 @@ def test_corpus_search_reads_the_text_and_a_row_opens_the_article(page: Page) ->
         "es => es.filter(e => getComputedStyle(e).boxShadow !== 'none').length"
     )
     assert framed == 0 and table.locator("[role=gridcell] button:visible").count() == 0
+    page.screenshot(path=str(PROJECT_ROOT / "docs" / "screenshots" / "corpus-search.png"))
     search.fill("zzyzx quokka")
     expect(page.locator("#corpus-search-msg")).to_contain_text("No article matches 'zzyzx quokka'")
-    page.screenshot(path=str(PROJECT_ROOT / "docs" / "screenshots" / "corpus-search.png"))
 
 
 def test_config_shows_no_server_path_and_uploads_of_other_types_are_refused(
