@@ -2,7 +2,10 @@
 
 Why BM25 and not a LIKE scan or a second (FTS5) index: the BM25 index is already kept in step with
 the catalog by rag.storage, it matches words the way the retriever does (stemmed: "drones" finds
-"drone"), and a word costs one sparse lookup. Measured by bench/ui_corpus_search.py.
+"drone"), and it needs no copy of every text in memory. bench/ui_corpus_search.py, 2,300 articles
+(2 shared cores): a searched table takes 56-85 ms against 94 ms for the unfiltered table, so the
+lookup costs less than listing the rows; a substring scan is ~8 ms but only with all texts held
+in memory (7 MB here, ~300 MB at 100k articles).
 """
 
 from __future__ import annotations
