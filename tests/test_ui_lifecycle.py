@@ -146,6 +146,7 @@ def test_two_conversations_survive_a_restart_of_rag_serve(browser: Browser, tmp_
     page = open_page(browser, serve.url)  # one browser profile: its localStorage outlives the server
     try:
         ask(page, DRONES, 1)
+        expect(page.locator("#conv-list label")).to_have_count(1)  # stored: the question is finished
         page.locator("#new-conv").click()
         expect(page.locator("#chat .rag-answer")).to_have_count(0)
         ask(page, TREHUBOV, 1)

@@ -102,6 +102,7 @@ def build_app(
         return (
             bid, gr.Radio(choices=convs.choices(owner), value=v.conversation_id), v.conversation_id,
             v.messages, v.exchanges, v.sources, v.trace, render.article_placeholder(), v.title,
+            gr.Textbox(interactive=True), gr.Button(interactive=True),
         )  # fmt: skip
 
     def open_conv(cid: str | None, browser_id: str | None, request: gr.Request) -> tuple[Any, ...]:
@@ -171,9 +172,13 @@ def build_app(
                         with gr.Row():
                             msg = gr.Textbox(
                                 placeholder="Ask a question about the corpus…", show_label=False, scale=6,
-                                elem_id="question", max_lines=3,
+                                elem_id="question", max_lines=3, interactive=False,
                             )  # fmt: skip
-                            ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-btn")
+                            # Both enabled by the page load, once the browser's id is known: a question
+                            # asked before that could not be stored in its conversations.
+                            ask = gr.Button(
+                                "Ask", variant="primary", scale=1, elem_id="ask-btn", interactive=False
+                            )
                         widen_btn = gr.Button(
                             "Ask again without filters", size="sm", visible=False, elem_id="widen-btn"
                         )
@@ -274,7 +279,11 @@ def build_app(
         view_outputs = [conv_id, chatbot, exchanges, sources, trace, article, conv_title]
         # Off the queue: a page's first question must not wait behind (or be overwritten by) its load.
         demo.load(
-            start, [browser_id], [browser_id, conv_list, *view_outputs], api_visibility="private", queue=False
+            start,
+            [browser_id],
+            [browser_id, conv_list, *view_outputs, msg, ask],
+            api_visibility="private",
+            queue=False,
         ).then(
             exports, [exchanges, conv_id, browser_id], [dl_md, dl_json], api_visibility="private", queue=False
         )
