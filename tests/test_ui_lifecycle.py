@@ -117,6 +117,7 @@ def test_serve_starts_empty_takes_an_upload_and_a_terminal_ingest_without_restar
         doc = tmp_path / "lantern.md"
         doc.write_text(LANTERN, encoding="utf-8")
         page.get_by_role("tab", name="Corpus").click()
+        expect(page.locator("#ingest-btn")).to_be_enabled()  # the tab is mounted before a file is given
         page.locator("#upload input[type=file]").set_input_files(str(doc))
         page.locator("#upload").get_by_text("lantern.md").first.wait_for(timeout=60_000)
         page.locator("#ingest-btn").click()
@@ -204,6 +205,7 @@ def test_uploading_while_a_question_is_being_answered(
     doc = tmp_path / "lantern.md"
     doc.write_text(LANTERN, encoding="utf-8")
     page.get_by_role("tab", name="Corpus").click()
+    expect(page.locator("#ingest-btn")).to_be_enabled()  # the tab is mounted before a file is given
     page.locator("#upload input[type=file]").set_input_files(str(doc))
     page.locator("#upload").get_by_text("lantern.md").first.wait_for()
     page.locator("#ingest-btn").click()
