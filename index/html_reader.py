@@ -53,13 +53,35 @@ def _html_text(node: Tag) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+def _html_title(soup: BeautifulSoup) -> str:
+    """The page's headline: og:title, else the <h1> of its <article>/<main> (or the one its <title>
+    starts with), else <title> without a trailing " | Site name" (a <title> usually carries the
+    site's name, a headline does not), else the first <h1>."""
+    og = _meta(soup, "property", "og:title")
+    if og:
+        return og
+    tag = soup.find("title")
+    title = tag.get_text(" ", strip=True) if tag else ""
+    h1s = [h.get_text(" ", strip=True) for h in soup.find_all("h1")]
+    for box in (soup.find("article"), soup.find("main")):
+        h1 = box.find("h1") if isinstance(box, Tag) else None
+        if isinstance(h1, Tag) and h1.get_text(strip=True):
+            return h1.get_text(" ", strip=True)
+    for h in h1s:
+        if h and title.startswith(h):
+            return h
+    site = (_meta(soup, "property", "og:site_name") or "").casefold()
+    for sep in (" | ", " – ", " — ", " - ", " :: "):
+        head, found, tail = title.rpartition(sep)
+        if found and head.strip() and (tail.strip().casefold() == site or len(tail) < len(head)):
+            return head.strip()
+    return title or next((h for h in h1s if h), "")
+
+
 def read_html(path: Path, data: bytes, name: str) -> list[Article]:
     soup = BeautifulSoup(decode_text(data, name), "html.parser")
     # Metadata first: the title's <h1> may sit in a <header> that is dropped below.
-    title_tag, h1 = soup.find("title"), soup.find("h1")
-    title = (title_tag.get_text(" ", strip=True) if title_tag else "") or (
-        h1.get_text(" ", strip=True) if h1 else ""
-    )
+    title = _html_title(soup)
     time_tag = soup.find("time", attrs={"datetime": True})
     raw_date = _meta(soup, "property", "article:published_time") or (
         str(time_tag.get("datetime")) if isinstance(time_tag, Tag) else None

@@ -7,8 +7,10 @@ Domain errors become one-line messages here (exit 2); `ingest` exits 1 when any 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +25,8 @@ EPILOG = """environment: RAG_DATA_DIR, RAG_CHROMA_URL (a Chroma server; embedded
 RAG_EMBED_MODEL, RAG_EMBED_RUNTIME (queries: onnx-int8|onnx|torch|torch-bf16),
 RAG_INGEST_RUNTIME (auto: torch-bf16 on CPUs with AMX-BF16, else RAG_EMBED_RUNTIME),
 RAG_MAX_FILE_MB (default 20 MiB), RAG_MAX_ARTICLE_CHARS (default 500000), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
-RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD.
+RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD, RAG_UI_TITLE,
+RAG_UI_SUBTITLE, RAG_ANSWER_MODEL. The data directory defaults to ./data/store under the current directory.
 Flags win over the environment; the environment wins over defaults."""
 
 
@@ -75,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--data-dir", type=Path, help="where the index lives (default: RAG_DATA_DIR or data/store)"
+        "--data-dir",
+        type=Path,
+        help="where the index lives (default: RAG_DATA_DIR, else ./data/store in the current directory)",
     )
 
     ing = sub.add_parser("ingest", parents=[common], help="index article files, directories or .jsonl corpora",
@@ -130,14 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--llm", nargs="?", const="default", metavar="BACKEND",
                      help="answer with the configured LLM backend (openai|ollama; default: RAG_LLM_BACKEND)")  # fmt: skip
 
-    sv = sub.add_parser("serve", parents=[common], help="serve the chat UI (http://127.0.0.1:7860)")
+    sv = sub.add_parser("serve", parents=[common], help="serve the chat UI (http://127.0.0.1:7860)",
+                        description="Serve the chat UI. It starts on an empty index too: add articles in its "
+                        "Corpus tab, or with `rag ingest PATH` in another terminal while it runs.")  # fmt: skip
     sv.add_argument("--host", help="bind address (default 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default 7860)")
     sv.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind without login")
 
     ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a question file or a suite",
                         description=EVAL_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ev.add_argument("--questions", type=Path, help="one question JSONL (see design.md); needs --corpus")
+    ev.add_argument("--questions", type=Path, help="one question JSONL (see docs/design.md); needs --corpus")
     ev.add_argument("--corpus", type=Path, help="a folder of articles or a .jsonl corpus, for --questions")
     ev.add_argument("--suite", nargs="?", const="default", metavar="SUITE",
                     help="run a suite: a .toml file, or the name of one in evals/suites/ "
@@ -185,11 +192,29 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Like parse_args, but an unknown flag after a subcommand is reported with that subcommand's usage."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sp: argparse.ArgumentParser = subs.choices[args.command]
+        flags = [o for a in sp._actions for o in a.option_strings]
+        hints = [
+            m
+            for x in extra
+            if x.startswith("-")
+            for m in difflib.get_close_matches(x.split("=")[0], flags, 1)
+        ]
+        hint = f" (did you mean {' or '.join(hints)}?)" if hints else ""
+        sp.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), argv)
     handlers = {
         "ingest": cmd_ingest,
         "stats": cmd_stats,
@@ -205,6 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rag {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`rag ask … | head`): stop quietly, and keep Python from complaining
+        # again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def dump(obj: Any) -> str:
@@ -258,17 +289,23 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.outlets import describe_filters, resolve_outlets
     from rag.pipeline import build_pipeline
     from rag.present import format_answer
     from rag.types import Filters
 
-    if not args.question and not args.questions:
+    if not (args.question or "").strip() and not args.questions:
         raise ConfigError("give a QUESTION or --questions FILE.jsonl")
+    if args.since and args.until and args.since > args.until:
+        raise ConfigError(f"--since {args.since} is after --until {args.until}: no article can match")
+    pipeline = build_pipeline(settings)
+    sources = resolve_outlets(args.source, pipeline.outlets()) if args.source else ()
+    if sources and tuple(args.source) != sources:
+        print(f"rag ask: --source matched {', '.join(sources)}", file=sys.stderr)
     filters = Filters(
-        since=args.since, until=args.until, sources=tuple(args.source), languages=tuple(args.language),
+        since=args.since, until=args.until, sources=sources, languages=tuple(args.language),
         keep_undated=not args.drop_undated,
     )  # fmt: skip
-    pipeline = build_pipeline(settings)
     mode = "llm" if args.llm else "extractive"
     if args.questions:
         for i, line in enumerate(args.questions.read_text(encoding="utf-8").splitlines(), 1):
@@ -289,6 +326,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     answer = pipeline.ask(args.question, filters=filters, mode=mode)
     print(dump(answer.to_json()) if args.json else format_answer(answer))
+    applied = describe_filters(filters.to_json())
+    if answer.abstained and applied and not args.json:
+        print(f"\nFilters applied: {applied}. Ask again without them (drop --since/--until/--source/"
+              "--language) to search the whole corpus.")  # fmt: skip
     return 0
 
 
@@ -297,21 +338,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from ui.main import serve
 
     reports = settings.data_dir.parent / "eval-runs"
-    serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings, reports),
-          eval_reports_dir=reports)  # fmt: skip
+    serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings, reports))
     return 0
 
 
 def _eval_runner(settings: Settings, reports: Path) -> Any:
-    """What the UI's Evals tab runs: a question file over the sample corpus, reports under `reports`."""
+    """What the UI's Evals tab runs: a question file over its set's corpus (evals/sets/NAME/corpus or
+    corpus.jsonl beside it), else over the sample corpus; reports under `reports`."""
     from evals.runner import run_eval
     from index.ingest import ingest_paths
 
     def run(questions: Path) -> Path:
-        out = reports / f"{questions.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-        result = run_eval(
-            questions, settings.sample_corpus, out, settings, ingest=ingest_paths, progress=True
-        )
+        name = questions.parent.name if questions.name == "questions.jsonl" else questions.stem
+        out = reports / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        beside = [questions.parent / "corpus", questions.parent / "corpus.jsonl"]
+        corpus = next((c for c in beside if c.exists()), settings.sample_corpus)
+        result = run_eval(questions, corpus, out, settings, ingest=ingest_paths, progress=True)
         return Path(result.out_dir)
 
     return run

@@ -26,7 +26,9 @@ EMBED_RUNTIMES = ("onnx-int8", "onnx", "torch", "torch-bf16")
 @dataclass(frozen=True)
 class Settings:
     # --- storage
-    data_dir: Path = PROJECT_ROOT / "data" / "store"
+    # RAG_DATA_DIR, else data/store under the current directory (never inside the installed package):
+    # `make run` and every command run from the project root share the git-ignored data/store.
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
     chroma_url: str | None = None  # a Chroma server replaces the embedded store when set
     collection: str = "articles"
     # HNSW is fixed at collection creation: Chroma's defaults gave recall@10 = 0.10 on 100k vectors.
@@ -95,6 +97,8 @@ class Settings:
     allow_remote: bool = False
     max_upload_mb: int = 20
     ui_concurrency: int = 2
+    ui_title: str = "News archive"  # RAG_UI_TITLE: the page's heading, e.g. the corpus's name
+    ui_subtitle: str | None = None  # RAG_UI_SUBTITLE: one line under it (default: a neutral how-to)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -196,7 +200,14 @@ _ENV: dict[str, str] = {
     "RAG_UI_PORT": "ui_port",
     "RAG_UI_USER": "ui_user",
     "RAG_UI_PASSWORD": "ui_password",
+    "RAG_UI_TITLE": "ui_title",
+    "RAG_UI_SUBTITLE": "ui_subtitle",
 }
+
+
+def default_data_dir() -> Path:
+    """Where the store lives without RAG_DATA_DIR or --data-dir: ./data/store in the current directory."""
+    return Path.cwd() / "data" / "store"
 
 
 def _coerce(var: str, raw: str, typ: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,14 @@ import pytest
 
 from index.ingest import delete_article, ingest_paths
 from rag.embedding import Embedder, load_embedder
+from rag.lock import WriterLock
 from rag.pipeline import Pipeline, build_pipeline
 from rag.settings import PROJECT_ROOT, Settings
 from ui import render
 from ui.app import build_app
 from ui.chat import ChatService, InputError
-from ui.corpus import CorpusService
+from ui.corpus import SUPPORTED_TYPES, CorpusService
+from ui.corpus_search import lexical_text_search
 
 DRONES = "How many drones did Ukrainian air defenses shoot down during the overnight attack on Kharkiv?"
 
@@ -110,44 +113,99 @@ def test_filters_change_the_sources_and_bad_dates_are_refused(built: tuple[Setti
         list(svc.chat(DRONES, [], since="last year"))
 
 
-def test_exports_are_written_for_the_latest_answer(built: tuple[Settings, Pipeline]) -> None:
+def test_exports_hold_the_whole_conversation(built: tuple[Settings, Pipeline]) -> None:
     settings, pipeline = built
     svc = ChatService(pipeline, settings)
     assert svc.exports([]) == (None, None)
     _, exchanges = _run(svc, DRONES, [])
-    md, js = svc.exports(exchanges)
-    assert Path(md).read_text().startswith(f"# {DRONES}")
-    assert exchanges[0][1].citations[0].quote in Path(js).read_text()
+    _, exchanges = _run(svc, "Who is Viktor Trehubov?", exchanges)
+    md, js = svc.exports(exchanges, "Drones and people")
+    text = Path(md).read_text()
+    assert (
+        text.startswith("# Drones and people") and f"## 1. {DRONES}" in text and "## 2. Who is Viktor" in text
+    )
+    data = json.loads(Path(js).read_text())
+    assert [e["question"] for e in data["exchanges"]] == [DRONES, "Who is Viktor Trehubov?"]
+    for (_, a), e in zip(exchanges, data["exchanges"], strict=True):
+        assert [ev["quote"] for ev in e["evidence"]] == [c.quote for c in a.citations]
 
 
 def test_upload_and_delete_go_through_the_injected_writers(
     built: tuple[Settings, Pipeline], tmp_path: Path, embedder: Embedder
 ) -> None:
     settings, pipeline = built
-    corpus = CorpusService(pipeline, settings, ingest_paths, delete_article, embedder)
+    corpus = CorpusService(
+        pipeline, settings, ingest_paths, delete_article, embedder, lexical_text_search(pipeline)
+    )
     f = tmp_path / "volunteers_note.txt"
     f.write_text(
         " date 2024-05-02 en English\nThe Sunflower Lantern brigade delivered 317 generators to Kharkiv.\n"
     )
     bad = tmp_path / "notes.exe"
     bad.write_text("x")
-    rows, msg = corpus.upload([str(f), str(bad)])
+    steps = list(corpus.upload([str(f), str(bad)]))
+    assert [r[1] for r in steps[0][0]] == ["skipped", "queued"]  # per-file statuses before the ingest
+    rows, msg = steps[-1]
     assert {r[0]: r[1] for r in rows} == {"notes.exe": "skipped", "volunteers_note.txt": "indexed"}
+    assert "supported: .txt .md .html .htm .pdf .jsonl" in rows[0][2]
     assert "1 indexed" in msg
+    copy = settings.data_dir / "uploads" / "volunteers_note.txt"
+    assert copy.is_file()
     assert any(r[0] == "volunteers_note" for r in corpus.rows("volunteers"))
+    assert [r[0] for r in corpus.rows("317")] == ["volunteers_note"]  # found by its text
     answer = pipeline.ask("How many generators did the Sunflower Lantern brigade deliver?")
     assert any(c.article_id == "volunteers_note" for c in answer.citations)
-    assert corpus.remove("volunteers_note").startswith("Deleted volunteers_note")
-    assert corpus.rows("volunteers") == []
+    assert "uploaded copy" in corpus.describe("volunteers_note")
+    said = corpus.remove("volunteers_note")
+    assert (
+        said.startswith("Deleted volunteers_note") and "uploaded file volunteers_note.txt was removed" in said
+    )
+    assert not copy.exists()
+    assert corpus.rows("volunteers_note") == []
     assert "volunteers_note" not in {
         c.article_id for c in pipeline.ask("Sunflower Lantern generators").citations
     }
 
 
+def test_corpus_search_covers_the_article_text(built: tuple[Settings, Pipeline]) -> None:
+    settings, pipeline = built
+    corpus = CorpusService(pipeline, settings, None, None, text_search=lexical_text_search(pipeline))
+    # "Trehubov" is in no title, outlet or id: only in the text of the article that quotes him
+    assert [r[0] for r in corpus.rows("Trehubov")] == ["001_e71635c8b88c33de"]
+    assert [r[0] for r in corpus.rows("trehubov kupiansk")] == ["001_e71635c8b88c33de"]
+    assert corpus.rows("Trehubov Eurovision") == []
+    assert {r[0] for r in corpus.rows("dw")} == {"000_a718a404f4b4bf82"}  # the outlet still matches
+    untitled = next(r for r in corpus.rows("") if r[0] == "001_e71635c8b88c33de")
+    assert untitled[1].startswith("“The Russians are trying to hold on")
+
+
+def test_upload_waits_for_another_writer_then_ingests(
+    built: tuple[Settings, Pipeline], tmp_path: Path, embedder: Embedder
+) -> None:
+    settings, pipeline = built
+    corpus = CorpusService(pipeline, settings, ingest_paths, delete_article, embedder)
+    f = tmp_path / "queued_note.txt"
+    f.write_text(" date 2024-05-03 en English\nThe Kharkiv tram depot reopened 14 lines on Friday.\n")
+    lock = WriterLock(settings.data_dir).__enter__()  # another writer (a `rag ingest`) holds the store
+    steps = corpus.upload([str(f)])
+    seen = [next(steps), next(steps)]
+    assert seen[1][1].startswith("Waiting for another ingest")
+    lock.__exit__(None, None, None)
+    rows, msg = list(steps)[-1]
+    assert rows[0][:2] == ["queued_note.txt", "indexed"] and "1 indexed" in msg
+    assert corpus.remove("queued_note").startswith("Deleted queued_note")
+
+
+def test_upload_types_are_the_readers_types() -> None:
+    from index.readers import SUPPORTED_EXTENSIONS
+
+    assert set(SUPPORTED_TYPES) == set(SUPPORTED_EXTENSIONS)
+
+
 def test_read_only_app_explains_instead_of_writing(built: tuple[Settings, Pipeline]) -> None:
     settings, pipeline = built
     corpus = CorpusService(pipeline, settings, None, None)
-    assert corpus.upload(["x.txt"])[1].startswith("Uploads are disabled")
+    assert list(corpus.upload(["x.txt"]))[-1][1].startswith("Uploads are disabled")
     assert corpus.remove("x").startswith("Deleting is disabled")
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from rag.errors import ConfigError
+from rag.outlets import describe_filters, resolve_outlets
 from rag.settings import Settings
 from rag.types import Answer, AnswerSentence, Article, ArticleInfo, Chunk, Citation, Hit, Trace
 from ui import render
-from ui.chat import InputError, make_filters, mode_choices, parse_date
+from ui.chat import FilterError, InputError, make_filters, mode_choices, parse_date
 from ui.corpus import article_rows, safe_name
-from ui.evals_view import NO_RUNNER_NOTE, latest_report, report_html, run_eval
+from ui.evals_view import NO_RUNNER_NOTE, latest_report, question_sets, report_html, run_eval
 from ui.export import export_json, export_markdown, write_exports
 from ui.main import check_exposure, is_loopback
 from ui.trace_view import trace_html
@@ -148,9 +149,16 @@ def test_exports_hold_the_evidence_and_settings(tmp_path: Path) -> None:
     assert data["settings"] == {"k": 5}
     md = export_markdown("How many?", a)
     assert f"> {QUOTE}" in md and "a1" in md and "2024-02-03" in md
-    p_md, p_js = write_exports("How many?", a, tmp_path, "x")
-    assert json.loads(p_js.read_text())["answer"]["text"] == a.text
-    assert p_md.read_text().startswith("# How many?")
+    p_md, p_js = write_exports("Drones", [("How many?", a), ("And later?", a)], tmp_path, "x")
+    exported = json.loads(p_js.read_text())
+    assert exported["title"] == "Drones" and [e["question"] for e in exported["exchanges"]] == [
+        "How many?",
+        "And later?",
+    ]
+    assert all(e["evidence"][0]["quote"] == QUOTE for e in exported["exchanges"])
+    md = p_md.read_text()
+    assert md.startswith("# Drones") and "## 1. How many?" in md and "## 2. And later?" in md
+    assert md.count(f"> {QUOTE}") == 2
 
 
 def test_date_controls_are_validated_with_a_clear_message() -> None:
@@ -158,11 +166,30 @@ def test_date_controls_are_validated_with_a_clear_message() -> None:
     assert parse_date("Since", "") is None
     with pytest.raises(InputError, match="Since must be a date like"):
         parse_date("Since", "01/05/2024")
-    with pytest.raises(InputError, match="after Until"):
+    with pytest.raises(FilterError, match="after Until") as bad:
         make_filters("2024-02-01", "2024-01-01", None)
+    assert bad.value.field == "until"
+    with pytest.raises(FilterError) as bad:
+        make_filters("yesterday", "", None)
+    assert bad.value.field == "since"
     f = make_filters("2024-01-01", "", ["DW News"])
     assert f is not None and f.since == date(2024, 1, 1) and f.sources == ("DW News",)
     assert make_filters("", "", []) is None
+
+
+def test_outlets_match_case_insensitively_and_by_prefix() -> None:
+    known = ["BNN Newsroom", "DW News", "DW Russian"]
+    f = make_filters("", "", ["dw news", "bnn"], known)
+    assert f is not None and f.sources == ("DW News", "BNN Newsroom")
+    f = make_filters("", "", ["DW"], known)
+    assert f is not None and f.sources == ("DW News", "DW Russian")
+    with pytest.raises(FilterError, match="Indexed outlets: 'BNN Newsroom', 'DW News'") as bad:
+        make_filters("", "", ["Reuters"], known)
+    assert bad.value.field == "outlets"
+    assert resolve_outlets([" Dw  news "], known) == ("DW News",)
+    assert describe_filters({"since": "2024-01-01", "sources": ["DW News"], "languages": []}) == (
+        "since 2024-01-01, outlet DW News"
+    )
 
 
 def test_llm_mode_is_offered_only_with_a_backend() -> None:
@@ -192,8 +219,8 @@ def test_corpus_rows_filter_and_upload_names_are_safe() -> None:
 
 def test_evals_tab_without_runner_or_report_explains_what_to_do(tmp_path: Path) -> None:
     assert latest_report(tmp_path) is None
-    msg, html = run_eval(None, "q.jsonl")
-    assert msg == NO_RUNNER_NOTE and "rag eval" in html
+    msg, html, out = run_eval(None, "seed_dev")
+    assert msg == NO_RUNNER_NOTE and "No eval run yet" in html and out is None
     (tmp_path / "r1").mkdir()
     (tmp_path / "r1" / "report.md").write_text("# Eval <b>report</b>\n| metric | value |")
     found = latest_report(tmp_path)
@@ -206,5 +233,56 @@ def test_html_report_is_shown_in_a_script_free_sandbox(tmp_path: Path) -> None:
     out = report_html(tmp_path)
     assert '<iframe class="report" sandbox=""' in out
     assert "<script>" not in out and "&lt;script&gt;" in out
-    msg, html = run_eval(lambda q: tmp_path, str(tmp_path / "report.html"))
-    assert msg.startswith("Eval finished") and "iframe" in html
+    sets = {"mine": tmp_path / "q.jsonl"}
+    msg, html, ran = run_eval(lambda q: tmp_path, "mine", None, sets)
+    assert msg == "Eval of question set mine finished." and "iframe" in html and ran == str(tmp_path)
+    assert str(tmp_path) not in msg + html  # no server path in the page
+
+
+def test_evals_tab_takes_sets_by_name_only(tmp_path: Path) -> None:
+    (tmp_path / "evals" / "questions").mkdir(parents=True)
+    (tmp_path / "evals" / "questions" / "dev.jsonl").write_text("{}\n")
+    (tmp_path / "evals" / "sets" / "floods").mkdir(parents=True)
+    (tmp_path / "evals" / "sets" / "floods" / "questions.jsonl").write_text("{}\n")
+    sets = question_sets(tmp_path)
+    assert list(sets) == ["dev", "floods"]
+    ran: list[Path] = []
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "report.md").write_text("# report")
+
+    def runner(q: Path) -> Path:
+        ran.append(q)
+        return tmp_path / "r"
+
+    msg, _, out = run_eval(runner, "/etc/passwd", None, sets)
+    assert "Unknown question set '/etc/passwd'" in msg and "dev, floods" in msg and out is None
+    msg, _, _ = run_eval(runner, str(tmp_path / "missing.jsonl"), None, sets)
+    assert msg.startswith("Unknown question set") and ran == []  # a typed path is never opened
+    run_eval(runner, "floods", None, sets)
+    up = tmp_path / "upload.jsonl"
+    msg, _, _ = run_eval(runner, "dev", str(up), sets)
+    assert ran == [sets["floods"], up] and msg == "Eval of uploaded file upload.jsonl finished."
+
+
+def test_chat_bubble_escapes_once_so_quotes_and_ampersands_read_right() -> None:
+    out = render.esc_md("a multilayered 'layer cake' & <b>\"x\"</b> #1")
+    assert out == "a multilayered &#39;layer cake&#39; &amp; &lt;b&gt;&quot;x&quot;&lt;/b&gt; &#35;1"
+    assert "&#x27;" not in out and "&amp;#" not in out and "&&" not in out
+
+
+def test_untitled_articles_show_their_first_sentence_not_a_hash() -> None:
+    text = "  Kharkiv was hit overnight by drones, officials said. Later, more came.\n"
+    assert render.first_sentence(text) == "Kharkiv was hit overnight by drones, officials said."
+    long = "word " * 40 + "end."
+    short = render.first_sentence(long, 30)
+    assert short.endswith("…") and len(short) <= 31 and " wor…" not in short
+    assert (
+        render.title_of(None, text, "001_e71635c8b88c33de")
+        == "“Kharkiv was hit overnight by drones, officials said.”"
+    )
+    assert render.title_of("Real", text, "x") == "Real" and render.title_of(None, "", "x") == "x"
+    art = Article(id="001_e71635c8b88c33de", title=None, text=text)
+    assert "001_e71635c8b88c33de</h3>" not in render.article_html(art)
+    infos = [ArticleInfo("001_e71635c8b88c33de", None, None, None, None, 1)]
+    rows = article_rows(infos, "", {"001_e71635c8b88c33de": render.title_of(None, text, "")})
+    assert rows[0][1].startswith("“Kharkiv was hit")

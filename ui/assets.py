@@ -55,7 +55,7 @@ CSS = """
 #app-title h1 { margin-bottom: 0; }
 #app-title p { color: var(--body-text-color-subdued); margin-top: 2px; }
 .rag-answer p { margin: 0 0 6px 0; line-height: 1.55; }
-.rag-answer .notice { color: #8a5a00; font-size: 0.9em; }
+.rag-answer .notice, .rag-notice .notice { color: #8a5a00; font-size: 0.9em; }
 .rag-answer .abstain strong { color: #9a3412; }
 .rag-answer .abstain-note { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .cite { display: inline-block; cursor: pointer; color: #1d4ed8; font-weight: 600; font-size: 0.85em;
@@ -93,5 +93,19 @@ mark#cited { background: #fde047; box-shadow: 0 0 0 2px #facc15; }
 .trace .rank { color: var(--body-text-color-subdued); font-size: 0.85em; }
 .trace .snippet { max-width: 360px; }
 .trace .settings { font-size: 0.78em; color: var(--body-text-color-subdued); }
+#articles [role="gridcell"] { cursor: pointer; }
+/* The corpus table is for reading: a click opens the article, so no cell editor frame or menus. */
+#articles [role="gridcell"] button, #articles [role="gridcell"] .cell-menu-button { display: none !important; }
+#articles [role="gridcell"].cell-selected, #articles [role="gridcell"][aria-selected="true"],
+#articles [role="gridcell"]:focus,
+#articles [role="gridcell"]:focus-within { outline: none !important; box-shadow: none !important;
+  border-color: transparent !important; --ring-color: transparent !important; animation: none !important; }
+#articles .cell-selected::before, #articles .cell-selected::after { display: none !important; }
+#articles [role="gridcell"] span { box-shadow: none !important; outline: none !important; }
+#articles [role="row"]:hover [role="gridcell"] { background: var(--color-accent-soft); }
+#corpus-article .article-view { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 14px; }
+#corpus-article .article-body { max-height: 420px; overflow-y: auto; }
+.filter-error { color: #b91c1c; font-size: 0.85em; margin-top: 2px; }
+.rag-answer .filters-note { color: #9a3412; font-size: 0.92em; }
 iframe.report { width: 100%; height: 720px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 """

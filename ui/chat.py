@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
@@ -9,13 +10,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from rag.errors import ConfigError
+from rag.outlets import resolve_outlets
 from rag.settings import Settings
 from rag.types import Answer, AnswerEvent, Article, ArticleInfo, Filters, Turn
 from ui import render
+from ui.conversations import Exchange
 from ui.export import write_exports
 from ui.trace_view import trace_html
 
-Exchange = tuple[str, Answer]  # (question, answer): one finished turn of the conversation
+EMPTY_CORPUS = (
+    "The index is empty, so there is nothing to answer from yet. Add articles in the Corpus tab "
+    '(upload files), or run "rag ingest PATH" in a terminal while this page is open: they can be '
+    "asked about as soon as the ingest ends."
+)
 
 
 class ChatPipeline(Protocol):
@@ -44,6 +52,14 @@ class InputError(ValueError):
     """A control holds a value the user must fix; shown as an error message in the UI."""
 
 
+class FilterError(InputError):
+    """A filter control holds a bad value; the message is shown at that field (`field`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def parse_date(label: str, value: str | None) -> date | None:
     """A YYYY-MM-DD textbox value, or None when empty."""
     value = (value or "").strip()
@@ -52,17 +68,42 @@ def parse_date(label: str, value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{label} must be a date like 2024-01-31 (YYYY-MM-DD), got {value!r}") from None
+        raise FilterError(
+            label.lower(), f"{label} must be a date like 2024-01-31 (YYYY-MM-DD), got {value!r}"
+        ) from None
 
 
-def make_filters(since: str | None, until: str | None, outlets: Sequence[str] | str | None) -> Filters | None:
-    """Filters from the controls; None when nothing is set."""
+def make_filters(
+    since: str | None,
+    until: str | None,
+    outlets: Sequence[str] | str | None,
+    known_outlets: Sequence[str] | None = None,
+) -> Filters | None:
+    """Filters from the controls; None when nothing is set. Outlets typed by hand are matched to the
+    indexed names (case-insensitively, by prefix) when `known_outlets` is given."""
     d0, d1 = parse_date("Since", since), parse_date("Until", until)
     if d0 and d1 and d0 > d1:
-        raise InputError(f"Since ({d0}) is after Until ({d1}): no article can match")
-    chosen = (outlets,) if isinstance(outlets, str) else tuple(outlets or ())
-    f = Filters(since=d0, until=d1, sources=tuple(o for o in chosen if o))
+        raise FilterError("until", f"Since ({d0}) is after Until ({d1}): no article can match")
+    chosen = tuple(o for o in ((outlets,) if isinstance(outlets, str) else tuple(outlets or ())) if o)
+    if chosen and known_outlets is not None:
+        try:
+            chosen = resolve_outlets(chosen, known_outlets)
+        except ConfigError as e:
+            raise FilterError("outlets", str(e)) from None
+    f = Filters(since=d0, until=d1, sources=chosen)
     return None if f.empty else f
+
+
+def filter_notes(
+    since: str | None, until: str | None, outlets: Sequence[str] | str | None, known: Sequence[str]
+) -> tuple[str, str, str]:
+    """HTML messages to show under the Since, Until and Outlets fields ('' where the field is fine)."""
+    notes = {"since": "", "until": "", "outlets": ""}
+    try:
+        make_filters(since, until, outlets, known)
+    except FilterError as e:
+        notes[e.field] = f'<div class="filter-error">⚠ {render.esc(e)}</div>'
+    return notes["since"], notes["until"], notes["outlets"]
 
 
 def mode_choices(settings: Settings) -> list[str]:
@@ -77,6 +118,7 @@ class ChatService:
         self.pipeline = pipeline
         self.settings = settings
         self.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="rag-export-"))
+        self._articles_seen = -1
 
     def texts(self, answer: Answer) -> dict[str, str | None]:
         """Full texts of the articles an answer cites (for the context around each quote)."""
@@ -102,12 +144,20 @@ class ChatService:
         question = (message or "").strip()
         if not question:
             raise InputError("Type a question first.")
-        filters = make_filters(since, until, outlets)
+        filters = make_filters(since, until, outlets, self.pipeline.outlets())
         if mode not in mode_choices(self.settings):
             raise InputError(f"Answer mode {mode!r} is not available; configure RAG_LLM_BASE_URL for 'llm'")
         history = [Turn(q, a.text) for q, a in exchanges]
         done = render.chat_messages(exchanges)
         user = {"role": "user", "content": f'<div class="rag-q">{render.esc_md(question)}</div>'}
+        n_articles = len(self.pipeline.articles())
+        if n_articles != self._articles_seen:  # another process (a `rag ingest`) changed the corpus
+            self._articles_seen = n_articles
+            self.pipeline.refresh()
+        if not n_articles:
+            note = {"role": "assistant", "content": render.notice_html(EMPTY_CORPUS)}
+            yield message, [*done, user, note], exchanges, render.sources_html(None, 0, {}), trace_html(None)
+            return
         waiting = '<div class="sources empty">Searching the corpus…</div>'
         yield (
             "",
@@ -159,11 +209,12 @@ class ChatService:
         q, a = exchanges[-1]
         return render.sources_html(a, len(exchanges) - 1, self.texts(a)), trace_html(a)
 
-    def exports(self, exchanges: list[Exchange] | None) -> tuple[Any, Any]:
-        """Paths of the Markdown and JSON exports of the latest answer (None before any answer)."""
+    def exports(self, exchanges: list[Exchange] | None, title: str | None = None) -> tuple[Any, Any]:
+        """Paths of the Markdown and JSON exports of the whole conversation (None before any answer)."""
         if not exchanges:
             return None, None
-        question, answer = exchanges[-1]
-        stem = f"answer-{len(exchanges)}-{uuid.uuid4().hex[:8]}"
-        md, js = write_exports(question, answer, self.export_dir, stem)
+        title = title or exchanges[0][0]
+        slug = "-".join(re.findall(r"[a-z0-9]+", title.lower())[:6]) or "conversation"
+        folder = self.export_dir / uuid.uuid4().hex[:12]  # one folder per export: names stay readable
+        md, js = write_exports(title, exchanges, folder, f"conversation-{slug}")
         return str(md), str(js)

@@ -1,8 +1,9 @@
-"""The current answer with its evidence, as Markdown or JSON, for download."""
+"""A whole conversation, every answer with its evidence, as Markdown or JSON, for download."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,37 @@ def export_markdown(question: str, answer: Answer) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_exports(question: str, answer: Answer, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Write `stem`.md and `stem`.json into `out_dir`; return both paths."""
+def conversation_json(title: str, exchanges: Sequence[tuple[str, Answer]]) -> dict[str, Any]:
+    """Every exchange of the conversation, in order, each as export_json gives it."""
+    return {
+        "title": title,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exchanges": [export_json(q, a) for q, a in exchanges],
+    }
+
+
+def conversation_markdown(title: str, exchanges: Sequence[tuple[str, Answer]]) -> str:
+    """The conversation as one document: a section per question, each with its answer and evidence."""
+    parts = [
+        f"# {title}",
+        "",
+        f"{len(exchanges)} question(s), exported {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+    ]
+    for i, (q, a) in enumerate(exchanges, 1):
+        body = export_markdown(q, a).replace("\n## ", "\n### ")
+        parts.append(f"## {i}. " + body.removeprefix("# "))
+    return "\n".join(parts)
+
+
+def write_exports(
+    title: str, exchanges: Sequence[tuple[str, Answer]], out_dir: Path, stem: str
+) -> tuple[Path, Path]:
+    """Write `stem`.md and `stem`.json (the whole conversation) into `out_dir`; return both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / f"{stem}.md"
     js = out_dir / f"{stem}.json"
-    md.write_text(export_markdown(question, answer), encoding="utf-8")
-    js.write_text(json.dumps(export_json(question, answer), ensure_ascii=False, indent=2), encoding="utf-8")
+    md.write_text(conversation_markdown(title, exchanges), encoding="utf-8")
+    data = conversation_json(title, exchanges)
+    js.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return md, js

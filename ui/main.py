@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from rag.errors import ConfigError  # noqa: E402
-from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 
 
 def is_loopback(host: str) -> bool:
@@ -41,11 +43,26 @@ def check_exposure(settings: Settings) -> None:
         )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """ConfigError naming the port when something already listens there (before any model loads)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        # As uvicorn does: a port whose last server just stopped (TIME_WAIT) is free, a listener is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise ConfigError(f"port {port} is in use; pass --port N (or set RAG_UI_PORT)") from None
+
+
 def launch_kwargs(settings: Settings) -> dict[str, Any]:
     """Arguments for Blocks.launch(): the security defaults, the page's CSS and script."""
     import gradio as gr
+    from starlette.middleware import Middleware
 
     from ui.assets import CSS, PAGE_JS
+    from ui.corpus import SUPPORTED_TYPES
+    from ui.upload_guard import UploadTypeGuard
 
     check_exposure(settings)
     auth = (settings.ui_user, settings.ui_password) if settings.ui_user and settings.ui_password else None
@@ -65,6 +82,16 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
         "ssr_mode": False,
         "enable_monitoring": False,
         "mcp_server": False,
+        # Every upload here is an article or a question file: other types are refused at the route.
+        "app_kwargs": {
+            "middleware": [
+                Middleware(
+                    UploadTypeGuard,
+                    allowed=SUPPORTED_TYPES,
+                    max_bytes=settings.max_upload_mb * 1024 * 1024 + 65536,
+                )
+            ]
+        },
     }
 
 
@@ -78,20 +105,41 @@ def serve(
     ingest: Callable[..., Any] | None = None,
     delete: Callable[..., Any] | None = None,
     eval_runner: Callable[[Path], Path] | None = None,
-    eval_reports_dir: Path | None = None,
     **launch_overrides: Any,
 ) -> Any:
-    """Open the pipeline, build the app and serve it until interrupted (the `rag serve` entry point)."""
+    """Open the pipeline, build the app and serve it until interrupted (the `rag serve` entry point).
+
+    An empty data directory gets an empty store first, so the UI can be the first step.
+    """
     check_exposure(settings)  # fail before loading the model
+    check_port_free(settings.ui_host, settings.ui_port)
+    from rag.embedding import load_embedder
     from rag.pipeline import build_pipeline
     from ui.app import build_app
 
-    pipeline = build_pipeline(settings)
-    reports = eval_reports_dir or PROJECT_ROOT / "reports"
-    app = build_app(
-        pipeline, settings, ingest=ingest, delete=delete, eval_runner=eval_runner, eval_reports_dir=reports
-    )
+    embedder = load_embedder(settings)
+    ensure_store(settings, embedder.dim)
+    pipeline = build_pipeline(settings, embedder)
+    app = build_app(pipeline, settings, ingest=ingest, delete=delete, eval_runner=eval_runner)
     return launch(app, settings, **launch_overrides)
+
+
+def ensure_store(settings: Settings, dim: int, wait_s: float = 300.0) -> None:
+    """Create an empty store in `settings.data_dir` unless one is there (a writer may be creating it)."""
+    from rag.errors import StoreLockedError
+    from rag.lock import WriterLock
+    from rag.storage import open_storage, store_exists
+
+    deadline = time.monotonic() + wait_s
+    while not store_exists(settings):
+        try:
+            with WriterLock(settings.data_dir):
+                if not store_exists(settings):
+                    open_storage(settings, create=True, dim=dim).close()
+        except StoreLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

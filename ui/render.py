@@ -13,14 +13,43 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from rag.outlets import describe_filters
 from rag.types import Answer, Article, Citation
 
 CONTEXT_CHARS = 160  # characters of article text shown on each side of a quoted span
 SUPPORT_LABELS = {"quoted": "exact quote", "supported": "supported", "unsupported": "not supported"}
 
-# Markdown and LaTeX syntax characters, turned into entities so a quote can never become markup.
+# HTML, Markdown and LaTeX syntax characters, turned into entities in ONE pass so a quote can never
+# become markup, and an entity made for one character is never escaped again (`'` must not end up
+# as a literal "&#x27;" because its `#` was escaped after `'` became `&#x27;`).
 _BLANKS = re.compile(r"\n\s*\n")
-_MD_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~|$\\{}!"})
+_MD_ENTITIES = str.maketrans(
+    {
+        **{c: f"&#{ord(c)};" for c in "*_`[]#~|$\\{}!"},
+        **{"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": " "},
+    }
+)
+
+
+TITLE_CHARS = 90
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]?\s")
+
+
+def first_sentence(text: str, limit: int = TITLE_CHARS) -> str:
+    """The opening sentence of `text`, cut at a word boundary to `limit` characters."""
+    flat = " ".join(text.split())
+    m = _SENTENCE_END.search(flat)
+    s = flat[: m.start() + 1].strip() if m else flat
+    if len(s) <= limit:
+        return s
+    return s[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def title_of(title: str | None, text: str | None, article_id: str) -> str:
+    """An article's title; without one its first sentence in quotes (never a file hash), else its id."""
+    if title:
+        return title
+    return f"“{first_sentence(text)}”" if text and text.strip() else article_id
 
 
 def esc(text: object) -> str:
@@ -30,7 +59,7 @@ def esc(text: object) -> str:
 
 def esc_md(text: str) -> str:
     """Escape text that ends up inside the Chatbot's Markdown: HTML and Markdown syntax both inert."""
-    return esc(text).translate(_MD_ENTITIES).replace("\n", " ")
+    return str(text).translate(_MD_ENTITIES)
 
 
 def cite_ref(turn: int, ref: str | int) -> str:
@@ -54,6 +83,13 @@ def answer_html(answer: Answer, turn: int) -> str:
     parts: list[str] = []
     if answer.abstained:
         parts.append(f'<p class="abstain"><strong>{esc_md(answer.text)}</strong></p>')
+        applied = describe_filters(answer.trace.filters)
+        if applied:
+            parts.append(
+                f'<p class="filters-note">Only articles matching these filters were searched: '
+                f"<b>{esc_md(applied)}</b>. Press <b>Ask again without filters</b> below the chat to "
+                "search the whole corpus.</p>"
+            )
         if answer.closest:
             parts.append(
                 '<p class="abstain-note">The closest passages are shown beside the chat, marked '
@@ -74,6 +110,11 @@ def answer_html(answer: Answer, turn: int) -> str:
         parts.append(f'<p class="notice">{esc_md(answer.notice)}</p>')
     # A block-level wrapper on one line keeps Markdown from parsing anything inside it.
     return f'<div class="rag-answer">{"".join(parts)}</div>'
+
+
+def notice_html(text: str) -> str:
+    """An assistant message that is not an answer (e.g. the index is empty)."""
+    return f'<div class="rag-notice"><p class="notice">{esc_md(text)}</p></div>'
 
 
 def streaming_html(text: str) -> str:
@@ -125,7 +166,7 @@ def source_card(
     badge = '<span class="badge not-answer">not an answer</span>' if closest else ""
     if support:
         badge += f'<span class="support {esc(support)}">{esc(SUPPORT_LABELS.get(support, support))}</span>'
-    title = esc(c.title or c.article_id)
+    title = esc(title_of(c.title, article_text, c.article_id))
     return (
         f'<div class="src-card {cite_ref(turn, ref)}{" closest" if closest else ""}" role="button" tabindex="0">'
         f'<div class="src-head"><span class="src-n">{"·" if closest else f"[{c.n}]"}</span>'
@@ -175,7 +216,7 @@ def article_html(article: Article, start: int | None = None, end: int | None = N
         url = f' · <a href="{esc(article.url)}" target="_blank" rel="noopener noreferrer">original</a>'
     return (
         f'<div class="article-view"><div class="article-label">{esc(label)}</div>'
-        f"<h3>{esc(article.title or article.id)}</h3>"
+        f"<h3>{esc(title_of(article.title, article.text, article.id))}</h3>"
         f'<div class="src-meta">{" · ".join(meta)} · <code>{esc(article.id)}</code>{url}</div>'
         f'<div class="article-body">{body}</div></div>'
     )
