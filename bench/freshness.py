@@ -179,7 +179,7 @@ def visibility(settings: Any, root: Path, real: int, limit_s: float) -> dict[str
             for aid in ids:
                 if aid in seen:
                     continue
-                answer = client.predict(questions[aid], "", "", [], 5, "extractive", api_name="/chat")
+                answer = client.predict(questions[aid], "", "", [], 5, "extractive", "", api_name="/chat")
                 hits = last[aid] = _trace_hits(answer[3])
                 mine = [(cid, d) for cid, d in hits if cid.startswith(aid + ":") and d is not None]
                 if mine:  # answered from the new article, its chunk ranked by the dense retriever

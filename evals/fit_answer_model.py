@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from evals.fit_data import Item, collect, default_sets, rescore
+from evals.fit_data import SUITE, Item, collect, rescore
 from evals.metrics import all_facts_present, fact_present
+from evals.suite import SuiteSet, load_suite
 from rag.answer_model import DEFAULT_PATH, AnswerModel, Logistic
 from rag.answerers.extractive import draft_answer
 from rag.answering import load_stages, run_stages, with_evidence
@@ -155,10 +156,21 @@ def set_scores(outs: Sequence[Outcome], dec: Sequence[tuple[bool, bool, float]])
     }
 
 
+FALSE_ABSTENTION_BUDGET = 0.10  # answerable questions a set may see refused before it costs double
+
+
+def objective(scores: dict[str, float | None]) -> float:
+    """A set's decision accuracy (right answers plus right refusals, over all its questions), minus
+    twice any false-abstention rate beyond the budget: refusing an answerable question costs a user
+    more than answering an unanswerable one with its closest evidence."""
+    over = max(0.0, (scores["false_abstention_rate"] or 0.0) - FALSE_ABSTENTION_BUDGET)
+    return (scores["decision_accuracy"] or 0.0) - 2.0 * over
+
+
 def choose(
     items: Sequence[Item], settings: Settings, sentence: Logistic
 ) -> tuple[AnswerModel, dict[float, list[Outcome]]]:
-    """Keep ratio, answer model and threshold that maximise the mean decision accuracy over sets."""
+    """Keep ratio, answer model and threshold that maximise the mean `objective` over sets."""
     best: tuple[float, AnswerModel] | None = None
     by_ratio: dict[float, list[Outcome]] = {}
     blank = Logistic(ANSWER_FEATURES, np.zeros(len(ANSWER_FEATURES)), np.ones(len(ANSWER_FEATURES)),
@@ -172,9 +184,7 @@ def choose(
         for t in THRESHOLDS:
             dec = decide(outs, answer, t)
             per_set = _by_set(outs, dec)
-            score = float(
-                np.mean([set_scores(o, d)["decision_accuracy"] or 0.0 for o, d in per_set.values()])
-            )
+            score = float(np.mean([objective(set_scores(o, d)) for o, d in per_set.values()]))
             if best is None or score > best[0] + 1e-9:
                 best = (
                     score,
@@ -221,6 +231,36 @@ def _mean(run: dict[str, Any], key: str) -> float:
     return float(np.mean([r[key] for r in run.values() if r.get(key) is not None]))
 
 
+def fit(sets: Sequence[SuiteSet], settings: Settings, out: Path | None, report: Path) -> dict[str, Any]:
+    """Leave-one-set-out figures for each shrink strength (written to `report`), then, unless `out`
+    is None, the parameters fitted on every set with the best strength, written to `out`."""
+    items = collect(sets, settings)
+    runs = {lam: leave_one_set_out(items, settings, lam) for lam in SHRINK}
+    shrink = max(SHRINK, key=lambda lam: _mean(runs[lam], "decision_accuracy"))
+    loso = runs[shrink]
+    result: dict[str, Any] = {"shrink": shrink, "sets": loso, "by_shrink": {
+        str(lam): {k: {m: v[m] for m in v if m != "reliability"} for k, v in run.items()} for lam, run in runs.items()
+    }}  # fmt: skip
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if out is None:
+        return result
+    model, _ = choose(items, settings, sentence_model(items, shrink))
+    meta = {
+        "fitted": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sets": {s.name: sum(it.set == s.name for it in items) for s in sets},
+        "leave_one_set_out": {k: {m: v[m] for m in v if m != "reliability"} for k, v in loso.items()},
+        "shrink": shrink,
+        **model.meta,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(dataclasses.replace(model, meta=meta).to_json(), indent=1) + "\n", encoding="utf-8"
+    )
+    result["threshold"], result["keep_ratio"] = model.threshold, model.keep_ratio
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m evals.fit_answer_model", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -233,42 +273,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--sets", help="comma-separated set names (default: every set of the default suite)")
     args = ap.parse_args(argv)
-    settings = Settings.from_env()
-    sets = default_sets()
+    suite = load_suite(SUITE)
     if args.sets:
-        wanted = args.sets.split(",")
-        sets = [s for s in sets if s.name in wanted]
-    items = collect(sets, settings)
-    runs = {lam: leave_one_set_out(items, settings, lam) for lam in SHRINK}
-    shrink = max(SHRINK, key=lambda lam: _mean(runs[lam], "decision_accuracy"))
-    loso = runs[shrink]
-    for lam, run in runs.items():
+        suite = suite.select(args.sets.split(","))
+    result = fit(suite.sets, Settings.from_env(), None if args.check else args.out, args.report)
+    for lam, run in result["by_shrink"].items():
         print(
-            f"shrink {lam:g}: mean held-out decision accuracy {_mean(run, 'decision_accuracy'):.3f}",
+            f"shrink {lam}: mean held-out decision accuracy {_mean(run, 'decision_accuracy'):.3f}",
             file=sys.stderr,
         )
-    for name, r in loso.items():
+    for name, r in result["sets"].items():
         print(
             f"{name:12} " + " ".join(f"{k} {v:.3f}" for k, v in r.items() if isinstance(v, float)),
             file=sys.stderr,
         )
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps({"shrink": shrink, "sets": loso, "by_shrink": {
-        str(lam): {k: {m: v[m] for m in v if m != "reliability"} for k, v in run.items()} for lam, run in runs.items()
-    }}, indent=1) + "\n", encoding="utf-8")  # fmt: skip
-    if args.check:
-        return 0
-    model, _ = choose(items, settings, sentence_model(items, shrink))
-    meta = {
-        "fitted": datetime.now(UTC).isoformat(timespec="seconds"),
-        "sets": {s.name: sum(it.set == s.name for it in items) for s in sets},
-        "leave_one_set_out": {k: {m: v[m] for m in v if m != "reliability"} for k, v in loso.items()},
-        "shrink": shrink,
-        **model.meta,
-    }
-    params = dataclasses.replace(model, meta=meta)
-    args.out.write_text(json.dumps(params.to_json(), indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} (threshold {model.threshold}, keep ratio {model.keep_ratio})", file=sys.stderr)
+    if not args.check:
+        print(
+            f"wrote {args.out} (threshold {result['threshold']}, keep ratio {result['keep_ratio']})",
+            file=sys.stderr,
+        )
     return 0
 
 

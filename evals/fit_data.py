@@ -4,15 +4,14 @@ evidence once, through the real pipeline, so that a candidate model only re-scor
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from tqdm import tqdm
 
 from evals.questions import Question, load_questions
 from evals.runner import eval_settings
+from evals.suite import SuiteSet, load_suite
 from rag.answer_model import AnswerModel
 from rag.answering import AnswerContext
 from rag.evidence import Evidence
@@ -20,13 +19,6 @@ from rag.plan import QueryPlan
 from rag.settings import PROJECT_ROOT, Settings
 
 SUITE = PROJECT_ROOT / "evals" / "suites" / "default.toml"
-
-
-@dataclass(frozen=True)
-class FitSet:
-    name: str
-    questions: Path
-    corpus: Path
 
 
 @dataclass(frozen=True)
@@ -41,16 +33,12 @@ class Item:
         return self.ctx.plan
 
 
-def default_sets(suite: Path = SUITE) -> list[FitSet]:
-    """The sets of the default suite (questions and corpus paths are relative to the suite file)."""
-    data = tomllib.loads(suite.read_text(encoding="utf-8"))
-    return [
-        FitSet(s["name"], (suite.parent / s["questions"]).resolve(), (suite.parent / s["corpus"]).resolve())
-        for s in data["sets"]
-    ]
+def default_sets() -> list[SuiteSet]:
+    """The sets of the default suite."""
+    return list(load_suite(SUITE).sets)
 
 
-def collect(sets: Sequence[FitSet], settings: Settings) -> list[Item]:
+def collect(sets: Sequence[SuiteSet], settings: Settings) -> list[Item]:
     """Plan, retrieve and describe every question of every set (indexes reused from `rag eval`)."""
     from index.ingest import ingest_paths
     from rag.pipeline import build_pipeline

@@ -110,11 +110,16 @@ class AnswerModel:
 
 def load_answer_model(path: Path | None = None) -> AnswerModel:
     """The fitted parameters (default: the file shipped in rag/params), checked against this code."""
-    return _load(str(path or DEFAULT_PATH))
+    p = Path(path or DEFAULT_PATH)
+    try:
+        stamp = p.stat().st_mtime_ns
+    except OSError as e:
+        raise ConfigError(f"cannot read the answer model {p}: {e.strerror or e}") from None
+    return _load(str(p), stamp)  # re-read when a re-fit rewrote the file
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str) -> AnswerModel:
+def _load(path: str, stamp: int) -> AnswerModel:
     from rag.evidence import SENTENCE_FEATURES
     from rag.selection import ANSWER_FEATURES
 

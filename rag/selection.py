@@ -10,6 +10,7 @@ passages are off topic (the question's names or most of its words are missing fr
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,9 @@ def select(
     """The answer sentences for `plan` and the abstention decision (`threshold` overrides the model's)."""
     threshold = model.threshold if threshold is None else threshold
     x = answer_features(plan, ev, hits)
+    quoted = _quoting(plan.quote, ev) if plan.quote else ()
+    if quoted:  # the passage the question quotes, verbatim: no doubt is left to model
+        return Selection(quoted, tuple(x), 1.0, False, "the question quotes this passage")
     if plan.dates.period and ev.sentences:
         # A question bound to a period is answered only by sentences that place themselves in it
         # (a year or range in the sentence or beside it); with none, the passages lack the answer.
@@ -129,6 +133,17 @@ def answer_features(plan: QueryPlan, ev: Evidence, hits: Sequence[Hit]) -> list[
         float(hits[0].dense or 0.0) if hits else 0.0,
         1.0 if plan.broad else 0.0,
     ]
+
+
+def _flat(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _quoting(quote: str, ev: Evidence) -> tuple[Sentence, ...]:
+    """Sentences that hold the quoted passage word for word (or that it holds, when it spans several)."""
+    q = _flat(quote)
+    hits = [s for s in ev.sentences if q in _flat(s.text) or (len(_flat(s.text)) > 40 and _flat(s.text) in q)]
+    return tuple(hits[:3])
 
 
 def _redundant(s: Sentence, chosen: Sequence[Sentence]) -> bool:

@@ -88,7 +88,7 @@ def served(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[Settings, str]]
 
 def _ask(client: Any, question: str) -> list[tuple[str, int | None, int | None]]:
     """The trace's hits of an answer from /chat: (chunk id, dense rank, BM25 rank), in rank order."""
-    result = client.predict(question, "", "", [], 5, "extractive", api_name="/chat")
+    result = client.predict(question, "", "", [], 5, "extractive", "", api_name="/chat")
     soup = BeautifulSoup(result[3], "html.parser")
     hits = []
     for row in soup.select("table.hits tbody tr"):

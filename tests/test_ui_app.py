@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,11 +187,23 @@ def test_upload_waits_for_another_writer_then_ingests(
     corpus = CorpusService(pipeline, settings, ingest_paths, delete_article, embedder)
     f = tmp_path / "queued_note.txt"
     f.write_text(" date 2024-05-03 en English\nThe Kharkiv tram depot reopened 14 lines on Friday.\n")
-    lock = WriterLock(settings.data_dir).__enter__()  # another writer (a `rag ingest`) holds the store
+    # Another writer (a `rag ingest`) holds the store. The lock is re-entrant within one thread, so
+    # the other writer is a thread of its own.
+    held, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with WriterLock(settings.data_dir):
+            held.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert held.wait(10)
     steps = corpus.upload([str(f)])
     seen = [next(steps), next(steps)]
     assert seen[1][1].startswith("Waiting for another ingest")
-    lock.__exit__(None, None, None)
+    release.set()
+    writer.join()
     rows, msg = list(steps)[-1]
     assert rows[0][:2] == ["queued_note.txt", "indexed"] and "1 indexed" in msg
     assert corpus.remove("queued_note").startswith("Deleted queued_note")

@@ -111,7 +111,7 @@ def test_highlighted_passage_marks_exactly_the_span_with_word_context() -> None:
 def test_source_card_shows_metadata_escaped_and_the_quote_in_context() -> None:
     card = render.source_card(_cite(), 0, TEXT, None)
     assert "Night &lt;b&gt;attack&lt;/b&gt;" in card
-    assert "Outlet &amp; Co" in card and "2024-02-03" in card and ">en<" in card
+    assert "Outlet &amp; Co" in card and "3 Feb 2024" in card and ">en<" in card
     assert f"<mark>{QUOTE}</mark>" in card and "Intro paragraph" in card
     assert "ref-0-1" in card
 

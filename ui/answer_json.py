@@ -64,7 +64,7 @@ def _hit(d: dict[str, Any]) -> Hit:
         id=d["chunk_id"], article_id=d["article_id"], n=int(tail) if tail.isdigit() else 0, text=d.get("text") or "", start=d.get("start", 0), end=d.get("end", 0), title=d.get("title"),
         source=d.get("source"), published=decode(date | None, d.get("published")),
     )  # fmt: skip
-    keys = ("dense", "lexical", "dense_rank", "lexical_rank")
+    keys = ("dense", "lexical", "dense_rank", "lexical_rank", "sentence")
     return Hit(chunk, int(d["rank"]), float(d["score"]), **{k: d.get(k) for k in keys})
 
 

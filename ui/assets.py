@@ -57,6 +57,16 @@ CSS = """
 .rag-answer p { margin: 0 0 6px 0; line-height: 1.55; }
 .rag-answer .notice, .rag-notice .notice { color: #8a5a00; font-size: 0.9em; }
 .rag-answer .abstain strong { color: #9a3412; }
+.rag-answer .when { color: #475569; font-weight: 600; font-size: 0.9em; }
+.rag-answer .when.undated { color: #9a3412; }
+.rag-answer .answer-lead { font-weight: 600; margin-bottom: 0.3em; }
+.rag-answer ol.timeline { margin: 0.3em 0 0.3em 1.2em; padding: 0; }
+.rag-answer ol.timeline li { margin: 0.25em 0; }
+.rag-answer .conflicts { border-left: 3px solid #d97706; background: #fffbeb; padding: 0.3em 0.7em;
+  margin-top: 0.5em; border-radius: 4px; }
+.rag-answer .conflicts p { margin: 0 0 0.2em 0; color: #92400e; }
+.rag-answer .conflicts ul { margin: 0 0 0 1.1em; padding: 0; }
+.rag-answer .conflict-value { font-size: 1em; }
 .rag-answer .abstain-note { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .cite { display: inline-block; cursor: pointer; color: #1d4ed8; font-weight: 600; font-size: 0.85em;
   padding: 0 3px; margin: 0 1px; border-radius: 4px; background: #e0e7ff; vertical-align: 1px; }

@@ -44,6 +44,14 @@ def export_markdown(question: str, answer: Answer) -> str:
     lines = [f"# {question}", "", answer.text, ""]
     if answer.notice:
         lines += [f"> Note: {answer.notice}", ""]
+    for conflict in answer.conflicts:
+        head = "The name is shared" if conflict.kind == "ambiguous" else "Sources disagree"
+        lines += [f"## {head}: {conflict.about}", ""]
+        for v in conflict.values:
+            when = v.published.isoformat() if v.published else "undated"
+            marks = "".join(f"[{n}]" for n in v.citations)
+            lines.append(f"- **{v.value}** — {v.source or 'unknown outlet'}, {when} {marks}")
+        lines.append("")
     cites = answer.closest if answer.abstained else answer.citations
     lines.append("## Closest passages (not an answer)" if answer.abstained else "## Evidence")
     lines.append("")

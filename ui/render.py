@@ -13,8 +13,10 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
+from rag.dates import day_label
 from rag.outlets import describe_filters
 from rag.types import Answer, Article, Citation
+from ui.answer_view import sentences_html
 
 CONTEXT_CHARS = 160  # characters of article text shown on each side of a quoted span
 SUPPORT_LABELS = {"quoted": "exact quote", "supported": "supported", "unsupported": "not supported"}
@@ -68,7 +70,7 @@ def cite_ref(turn: int, ref: str | int) -> str:
 
 
 def _date(d: date | None) -> str:
-    return d.isoformat() if d else "undated"
+    return day_label(d)
 
 
 def marker(turn: int, n: int, quote: str = "") -> str:
@@ -79,7 +81,6 @@ def marker(turn: int, n: int, quote: str = "") -> str:
 
 def answer_html(answer: Answer, turn: int) -> str:
     """The assistant message: sentences with clickable markers, or a plain abstention."""
-    by_n = {c.n: c for c in answer.citations}
     parts: list[str] = []
     if answer.abstained:
         parts.append(f'<p class="abstain"><strong>{esc_md(answer.text)}</strong></p>')
@@ -96,14 +97,7 @@ def answer_html(answer: Answer, turn: int) -> str:
                 "<em>not an answer</em>.</p>"
             )
     elif answer.sentences:
-        sentences = []
-        for s in answer.sentences:
-            marks = " ".join(marker(turn, n, by_n[n].quote if n in by_n else "") for n in s.citations)
-            label = ""
-            if s.support == "unsupported":
-                label = ' <span class="support unsupported">not supported</span>'
-            sentences.append(f"{esc_md(s.text)} {marks}{label}")
-        parts.append(f'<p class="answer-text">{" ".join(sentences)}</p>')
+        parts.append(sentences_html(answer, turn, esc_md, marker, cite_ref))
     else:
         parts.append(f'<p class="answer-text">{esc_md(answer.text)}</p>')
     if answer.notice:

@@ -59,8 +59,15 @@ class Conflicts:
                 any(m is k or (m.article_id, m.span) == (k.article_id, k.span) for k in kept) for m in members
             ):
                 kept.append(members[0])
-        labels = [s.label for s in answer.sentences] + [None] * (len(kept) - len(answer.sentences))
-        out = rebuilt(answer, kept, labels[: len(kept)], lead=answer.lead, layout=answer.layout)
+        if any(s.label for s in answer.sentences):  # placed in time (latest, as of): keep newest first
+            kept.sort(key=lambda s: -_day(s))
+            top = _day(kept[0])
+            labels: list[str | None] = [
+                None if not _day(s) else "latest" if _day(s) == top else "earlier" for s in kept
+            ]
+        else:
+            labels = [None] * len(kept)
+        out = rebuilt(answer, kept, labels, lead=answer.lead, layout=answer.layout)
         number = {(c.article_id, c.start, c.end): c.n for c in out.citations}
         values = tuple(
             ConflictValue(
