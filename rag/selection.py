@@ -26,6 +26,8 @@ ANSWER_FEATURES = (
 REDUNDANT = 0.9  # cosine above which two sentences say the same thing
 BROAD_SENTENCES = 4
 PER_ARTICLE = 2  # a broad answer's sentences from one article, at most
+BROAD_MARGIN = 2.0  # sentence-model score below the best that an overview still quotes
+LEDE_BONUS = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,14 @@ def factoid_sentences(ev: Evidence, keep_ratio: float, limit: int) -> tuple[Sent
 
 
 def broad_sentences(ev: Evidence, limit: int = BROAD_SENTENCES) -> tuple[Sentence, ...]:
-    """The most informative sentences across the top passages: no repeats, at most two per article."""
+    """The most informative sentences across the top passages: no repeats, at most two per article.
+    A news lede (an article's first sentence) summarises its story, so an overview favours ledes."""
     best = ev.sentences[0]
     chosen: list[Sentence] = []
     per: dict[str, int] = {}
-    for s in ev.sentences:
-        if len(chosen) >= limit or s.p < 0.5 * best.p:
+    near = [s for s in ev.sentences if s.score >= best.score - BROAD_MARGIN]
+    for s in sorted(near, key=lambda s: -(s.score + LEDE_BONUS * s.feature("lede"))):
+        if len(chosen) >= limit:
             break
         if per.get(s.article_id, 0) >= PER_ARTICLE or _redundant(s, chosen):
             continue

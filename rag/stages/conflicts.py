@@ -16,7 +16,7 @@ from rag.answering import AnswerContext
 from rag.evidence import Sentence
 from rag.stages._common import rebuilt
 from rag.types import Answer, Conflict, ConflictValue
-from rag.values import answering, comparable, value_of
+from rag.values import answering, comparable, unit_of, value_of
 
 SAME_TIME_DAYS = 3  # reports further apart than this describe different moments, not a disagreement
 CONFLICT_MARGIN = 2.0  # only sentences that answer nearly as well as the best one are compared
@@ -33,22 +33,28 @@ class Conflicts:
 
     def apply(self, ctx: AnswerContext, answer: Answer) -> Answer:
         plan = ctx.plan
-        newest: dict[str, tuple[Sentence, str]] = {}  # source -> its newest answering sentence and value
         pool = answering(ctx.evidence, CONFLICT_MARGIN)
-        best_sem = max((s.feature("sem") for s in pool), default=0.0)
+        if not pool:
+            return answer
+        best_sem = max(s.feature("sem") for s in pool)
+        best_unit = unit_of(value_of(pool[0].text, plan.answer_type, plan.query, pool[0].hit.chunk.published) or "")
+        newest: dict[str, list[tuple[Sentence, str]]] = {}  # source -> its newest day's answering values
         for s in pool:
-            if s.feature("lex_window") < SAME_TOPIC or s.feature("sem") < best_sem - 0.1:
-                continue  # not plainly about the same thing as the best answer
             if s.hit.chunk.published is None and plan.dates.bound:
                 continue  # an undated article has no say in a date-bound answer
             v = value_of(s.text, plan.answer_type, plan.query, s.hit.chunk.published)
             if v is None:
                 continue
+            same_unit = best_unit is not None and unit_of(v) == best_unit  # "100 firefighters" vs "80 firefighters"
+            if not same_unit and (s.feature("lex_window") < SAME_TOPIC or s.feature("sem") < best_sem - 0.1):
+                continue  # not plainly about the same thing as the best answer
             who = _source(s)
-            held = newest.get(who)
-            if held is None or _day(s) > _day(held[0]):
-                newest[who] = (s, v)
-        groups = _disagreeing(list(newest.values()))
+            held = newest.get(who, [])
+            if not held or _day(s) > _day(held[0][0]):
+                newest[who] = [(s, v)]
+            elif _day(s) == _day(held[0][0]):
+                held.append((s, v))  # one outlet quoting two claims on one day: both stand
+        groups = _disagreeing([r for rs in newest.values() for r in rs])
         if len(groups) < 2:
             return answer
         if answer.mode != "extractive":
@@ -88,7 +94,10 @@ class Conflicts:
 
 
 _WHAT_IS = re.compile(
-    r"^(what|which)\s+(is|are|was|were|has been|have been)\s+|^(according to [^,]+,\s*)", re.I
+    r"^(what|which)\s+(is|are|was|were|has been|have been)\s+|^(according to [^,]+,\s*)"
+    r"|^(do|does|did|are|were)\s+(the\s+)?(sources|outlets|reports|articles|papers|accounts)\s+"
+    r"(agree|disagree|differ|match)\s+(on|about|over)\s+",
+    re.I,
 )
 _TIME_WORDS = re.compile(r"\b(the\s+)?(latest|current|most recent|newest|now)\s+", re.I)
 

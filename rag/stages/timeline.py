@@ -14,6 +14,7 @@ from rag.stages._common import extractive, rebuilt
 from rag.types import Answer
 
 MAX_DATES = 6
+TIMELINE_MARGIN = 2.5  # sentence-model score below the best that a timeline line may have
 
 
 class Timeline:
@@ -25,12 +26,14 @@ class Timeline:
 
     def apply(self, ctx: AnswerContext, answer: Answer) -> Answer:
         ev = ctx.evidence
-        best = ev.sentences[0].p if ev.sentences else 0.0
+        best = ev.sentences[0].score if ev.sentences else 0.0
         by_day: dict[date, Sentence] = {}
         for s in ev.sentences:  # best first: the first sentence seen for a day is its best
             day = s.hit.chunk.published
-            if day is None or s.p < 0.3 * best or day in by_day:
+            if day is None or s.score < best - TIMELINE_MARGIN or day in by_day:
                 continue
+            if ctx.plan.answer_type and s.feature("type_missing"):
+                continue  # "how did the toll develop": a line without a figure says nothing of it
             by_day[day] = s
         if len(by_day) < 2:
             return answer  # nothing to put in order: the draft stands
