@@ -37,7 +37,9 @@ class Conflicts:
         if not pool:
             return answer
         best_sem = max(s.feature("sem") for s in pool)
-        best_unit = unit_of(value_of(pool[0].text, plan.answer_type, plan.query, pool[0].hit.chunk.published) or "")
+        best_unit = unit_of(
+            value_of(pool[0].text, plan.answer_type, plan.query, pool[0].hit.chunk.published) or ""
+        )
         newest: dict[str, list[tuple[Sentence, str]]] = {}  # source -> its newest day's answering values
         for s in pool:
             if s.hit.chunk.published is None and plan.dates.bound:
@@ -45,7 +47,9 @@ class Conflicts:
             v = value_of(s.text, plan.answer_type, plan.query, s.hit.chunk.published)
             if v is None:
                 continue
-            same_unit = best_unit is not None and unit_of(v) == best_unit  # "100 firefighters" vs "80 firefighters"
+            same_unit = (
+                best_unit is not None and unit_of(v) == best_unit
+            )  # "100 firefighters" vs "80 firefighters"
             if not same_unit and (s.feature("lex_window") < SAME_TOPIC or s.feature("sem") < best_sem - 0.1):
                 continue  # not plainly about the same thing as the best answer
             who = _source(s)
