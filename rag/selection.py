@@ -28,6 +28,13 @@ BROAD_SENTENCES = 4
 PER_ARTICLE = 2  # a broad answer's sentences from one article, at most
 BROAD_MARGIN = 2.0  # sentence-model score below the best that an overview still quotes
 LEDE_BONUS = 1.0
+# A sentence that opens with an additive connective carries on its predecessor's point ("It is hard
+# to get there logistically. In addition, a huge number of drones are involved."): when the
+# predecessor answers, the continuation is part of the same answer.
+CONTINUES = re.compile(
+    r"^(?:in addition|additionally|also|moreover|furthermore|besides|what is more|what's more|on top of that)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,23 @@ def factoid_sentences(ev: Evidence, keep_ratio: float, limit: int) -> tuple[Sent
             break
         if not _redundant(s, chosen):
             chosen.append(s)
-    return tuple(chosen)
+    return _with_continuations(ev, chosen, limit)
+
+
+def _with_continuations(ev: Evidence, chosen: Sequence[Sentence], limit: int) -> tuple[Sentence, ...]:
+    """`chosen`, each followed by the next sentence of its chunk when that one carries on its point."""
+    after = {(s.hit.chunk.id, s.index): s for s in ev.sentences}
+    out: list[Sentence] = []
+    taken: set[tuple[str, int]] = set()
+    for s in chosen:
+        for t in (s, after.get((s.hit.chunk.id, s.index + 1))):
+            if t is None or (t.hit.chunk.id, t.index) in taken:
+                continue
+            if t is not s and (len(out) >= limit or not CONTINUES.match(t.text.lstrip(' "“'))):
+                continue
+            out.append(t)
+            taken.add((t.hit.chunk.id, t.index))
+    return tuple(out)
 
 
 def broad_sentences(ev: Evidence, limit: int = BROAD_SENTENCES) -> tuple[Sentence, ...]:

@@ -170,3 +170,15 @@ def test_answer_type(question: str, kind: str | None) -> None:
 
 def test_question_terms_drop_question_form_words() -> None:
     assert question_terms("Why are there more evacuations from the front line?") == ["evacu", "front", "line"]
+
+
+def test_a_sentence_that_carries_on_an_answer_is_quoted_after_it(seed_pipeline: Pipeline) -> None:
+    """'... hard to get to Kupiansk logistically. In addition, a huge number of drones are involved.':
+    the second sentence only continues the first, so quoting the first alone loses half the answer."""
+    a = seed_pipeline.ask("Why is it so hard for troops to reach Kupiansk?")
+    assert_resolves(seed_pipeline, a)
+    quotes = [c.quote for c in a.citations]
+    first = next(i for i, q in enumerate(quotes) if "logistically" in q)
+    assert quotes[first + 1].startswith("In addition")
+    assert a.citations[first + 1].start > a.citations[first].end  # the next sentence of the same article
+    assert a.citations[first + 1].article_id == a.citations[first].article_id
