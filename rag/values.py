@@ -7,6 +7,10 @@ of sentences that answer it: what the date-aware stages and conflict detection c
 '31 people'
 >>> value_of("Damage is estimated at about 95 million euros.", "number", "How much damage?")
 '95 million euros'
+>>> value_of("About 2,400 residents were evacuated overnight.", "number", "How many were evacuated?")
+'2,400 residents'
+>>> value_of("The toll rose to 31 across the region.", "number", "What is the toll?")
+'31'
 >>> value_of("The dam failed on March 3, 2025, after days of rain.", "date", "When did the dam fail?")
 '2025-03-03'
 """
@@ -107,7 +111,8 @@ def _number(text: str, question: str) -> str | None:
 
 
 def _with_unit(text: str, m: re.Match[str]) -> str:
-    """'26', '95 million euros', '30 percent': the figure with the scale and unit words after it."""
+    """'26', '95 million euros', '30 percent', '80 firefighters': the figure with its scale words and
+    the unit or counted noun after it (a measure word, or any plural noun: 'residents', 'drivers')."""
     words = _WORD.findall(text[m.end() : m.end() + 40])
     out = [m.group().lower()]
     for w in words[:3]:
@@ -115,11 +120,17 @@ def _with_unit(text: str, m: re.Match[str]) -> str:
         if lw in _SCALE or (lw in ("cent",) and out[-1] == "per"):
             out.append(lw)
             continue
-        if lw in ("euros", "dollars", "pounds", "percent", "metres", "meters", "kilometres", "km", "votes", "people",
-                  "tonnes", "hectares", "homes", "households", "drivers", "firefighters"):  # fmt: skip
+        if lw in _UNITS or (w.isalpha() and w.islower() and _PLURAL.fullmatch(lw) and lw not in _NOT_NOUNS):
             out.append(lw)
         break
     return " ".join(out)
+
+
+_UNITS = frozenset({"metres", "meters", "kilometres", "kilometers", "km", "miles", "euros", "dollars", "pounds",
+                    "percent", "tonnes", "tons", "hectares", "acres", "people", "children", "men", "women"})  # fmt: skip
+_PLURAL = re.compile(r"[a-z]{2,}[a-rt-z](?<![iu])s")  # "residents", not "across", "status", "this"
+_NOT_NOUNS = frozenset({"was", "has", "is", "as", "its", "this", "his", "hers", "ours", "yours", "theirs",
+                        "always", "sometimes", "perhaps", "besides", "towards", "afterwards", "whereas"})  # fmt: skip
 
 
 _WORD_VALUES = {w: i for i, w in enumerate(
