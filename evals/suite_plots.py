@@ -94,6 +94,36 @@ def reliability(records: Mapping[str, Sequence[Mapping[str, Any]]], path: Path, 
     return save_figure(fig, path)
 
 
+def abstention_tradeoff(records: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> Path:
+    """Per set with unanswerable questions: abstention recall against false abstention as the
+    threshold on our confidence moves, with the shipped operating point and the area under the
+    curve (0.5 = the confidence does not tell answerable from unanswerable; 1.0 = it always does)."""
+    panels = {k: list(v) for k, v in records.items() if any(not r["answerable"] for r in v)}
+    fig, axes = _grid(max(len(panels), 1), 3, 4.3, 4.1)
+    for ax, (name, recs) in zip(axes, panels.items(), strict=False):
+        pos = sorted(float(r["confidence"] or 0.0) for r in recs if not r["answerable"])
+        neg = sorted(float(r["confidence"] or 0.0) for r in recs if r["answerable"])
+        cuts = [-1.0, *sorted({*pos, *neg}), 2.0]
+        xs = [sum(c < t for c in neg) / len(neg) if neg else 0.0 for t in cuts]
+        ys = [sum(c < t for c in pos) / len(pos) for t in cuts]
+        auc = sum((xs[i + 1] - xs[i]) * (ys[i + 1] + ys[i]) / 2 for i in range(len(xs) - 1))
+        ax.plot([0, 1], [0, 1], linestyle="--", color="#888", lw=1, label="no signal")
+        ax.plot(xs, ys, color=CURRENT, lw=1.8, label="threshold moved")
+        at_x = sum(bool(r["abstained"]) for r in recs if r["answerable"]) / len(neg) if neg else 0.0
+        at_y = sum(bool(r["abstained"]) for r in recs if not r["answerable"]) / len(pos)
+        ax.scatter([at_x], [at_y], color=ACCENT, zorder=3, label=f"shipped ({at_x:.2f}, {at_y:.2f})")
+        ax.set_title(f"{name}: {len(pos)} unanswerable, {len(neg)} answerable; AUC {auc:.2f}", fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("false abstention (answerable questions refused)", fontsize=8)
+        ax.set_ylabel("abstention recall", fontsize=8)
+        ax.tick_params(labelsize=7.5)
+        ax.grid(alpha=0.25)
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+    fig.suptitle("When to abstain: what each threshold on our confidence would trade", fontsize=11)
+    return save_figure(fig, path)
+
+
 def latency(
     records: Mapping[str, Sequence[Mapping[str, Any]]],
     naive: Mapping[str, Sequence[Mapping[str, Any]]],

@@ -46,6 +46,7 @@ def write_suite_reports(
     pngs = {
         "bars": suite_plots.set_bars(sets, d / "sets.png"),
         "reliability": suite_plots.reliability(records, d / "reliability.png"),
+        "abstention": suite_plots.abstention_tradeoff(records, d / "abstention.png"),
         "latency": suite_plots.latency(records, naive_records, d / "latency.png"),
     }
     blocks = build_blocks(summary, records, baseline, regressions, pngs)
@@ -160,7 +161,8 @@ def build_blocks(
     blocks.append(("table", ["set", "n", "answerable", "accuracy (ours / naive)", "hit@1", "hit@5", "MRR",
                              "abstention recall", "false abstention"], over))  # fmt: skip
     blocks += [("h", 2, "Plots")] + [("img", t, pngs[k]) for k, t in (
-        ("bars", "Ours vs naive per set"), ("reliability", "Reliability of our confidence"), ("latency", "Latency"))]  # fmt: skip
+        ("bars", "Ours vs naive per set"), ("reliability", "Reliability of our confidence"),
+        ("abstention", "When to abstain: the threshold's trade-off"), ("latency", "Latency"))]  # fmt: skip
     bad: dict[str, set[str]] = {}
     for r in regressions:
         bad.setdefault(r.set or "", set()).add(r.metric)

@@ -245,12 +245,13 @@ def test_one_run_writes_one_report_with_ours_beside_naive(workspace: Path, first
         ("alpha", "ours"): 4, ("alpha", "naive"): 4, ("beta", "ours"): 5, ("beta", "naive"): 5}  # fmt: skip
     md = (out / "report.md").read_text()
     for text in ("## Set alpha", "## Set beta", "| metric | ours | n | naive | n |", "### alpha: by kind",
-                 "failing questions", "## Timings (seconds)", "(plots/reliability.png)", "(plots/sets.png)"):  # fmt: skip
+                 "failing questions", "## Timings (seconds)", "(plots/reliability.png)", "(plots/sets.png)",
+                 "(plots/abstention.png)"):  # fmt: skip
         assert text in md, text
-    for png in ("sets", "reliability", "latency"):
+    for png in ("sets", "reliability", "abstention", "latency"):
         assert (out / "plots" / f"{png}.png").read_bytes()[:8] == PNG
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3 and "Set beta" in html
+    assert html.count("data:image/png;base64,") == 4 and "Set beta" in html
 
 
 @pytest.mark.slow
