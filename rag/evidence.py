@@ -18,7 +18,7 @@ from rag.answer_model import AnswerModel
 from rag.boilerplate import is_boilerplate, trim_span
 from rag.catalog import ChunkRecord
 from rag.dates import years_in
-from rag.extractive import CANON, NUMBER_RE, canon, question_terms, type_ok
+from rag.extractive import NUMBER_RE, canon, question_terms, type_ok
 from rag.lexical import terms
 from rag.plan import QueryPlan
 from rag.retrieve import Retrieval
@@ -73,7 +73,8 @@ def score_evidence(
     qterms = question_terms(plan.search_text, plan.broad or plan.kind == "timeline")
     qweight: dict[str, float] = {}
     for t in qterms:  # a synonym group weighs as its rarest member asked
-        qweight[CANON.get(t, t)] = max(qweight.get(CANON.get(t, t), 0.0), idf(t))
+        folded = next(iter(canon([t])))
+        qweight[folded] = max(qweight.get(folded, 0.0), idf(t))
     total = sum(qweight.values()) or 1.0
     names = _question_names(plan.query)
     numbers = {n for n in NUMBER_RE.findall(plan.query) if n[:1].isdigit()} - {

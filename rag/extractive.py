@@ -142,7 +142,12 @@ CANON: dict[str, str] = {t: g.split()[0] for g in _GROUPS for t in g.split()}
 
 def canon(terms_: list[str] | set[str] | frozenset[str]) -> set[str]:
     """Stemmed terms with every synonym group folded into its first member."""
-    return {CANON.get(t, t) for t in terms_}
+    return {_family(CANON.get(t, t)) for t in terms_}
+
+
+def _family(stem: str) -> str:
+    """A stem cut to its first five letters: 'evacue' (evacuees) and 'evacu' (evacuated) meet."""
+    return stem[:5] if stem.isalpha() else stem
 
 
 def question_terms(question: str, broad: bool = False) -> list[str]:

@@ -128,3 +128,12 @@ def test_news_set_conflict_is_reported(news: Pipeline) -> None:
     a = news.ask("What is the latest death toll from the Orrin Dam flood?")
     values = {v.value.split()[0] for c in a.conflicts for v in c.values}
     assert {"26", "31"} <= values
+
+
+def test_a_timeline_day_is_told_by_its_lede_when_the_lede_answers(news: Pipeline) -> None:
+    """A news lede sums up its day's story: 'what has happened since' gets the 2 April lede (the
+    closure extended to May 5), not a side detail of that article (soil tests)."""
+    a = news.ask("What has happened to the Stellan Polymers plant since the fire on March 17?")
+    assert a.layout == "timeline"
+    april = [s for s in a.sentences if s.published == date(2025, 4, 2)]
+    assert april and "May 5" in april[0].text

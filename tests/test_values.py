@@ -33,3 +33,14 @@ def test_figures_of_different_things_are_not_rivals() -> None:
     assert unit_of("80 firefighters") == "firefighters"
     assert comparable("80 firefighters", "100 firefighters")
     assert not comparable("80 firefighters", "100 engines")
+
+
+def test_word_families_meet_and_short_words_stay_apart() -> None:
+    """'explosion' asked, 'exploded' written: one family (the stemmer keeps 'explos' and 'explod').
+    'dam' and 'damage' are not."""
+    from rag.extractive import canon
+    from rag.lexical import terms
+
+    assert canon(terms("explosion")) == canon(terms("exploded"))
+    assert canon(terms("residents")) == canon(terms("residential"))
+    assert not canon(terms("dam")) & canon(terms("damage"))

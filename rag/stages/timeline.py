@@ -10,6 +10,7 @@ from datetime import date
 
 from rag.answering import AnswerContext
 from rag.evidence import Sentence
+from rag.selection import LEDE_BONUS
 from rag.stages._common import extractive, rebuilt
 from rag.types import Answer
 
@@ -28,7 +29,9 @@ class Timeline:
         ev = ctx.evidence
         best = ev.sentences[0].score if ev.sentences else 0.0
         by_day: dict[date, Sentence] = {}
-        for s in ev.sentences:  # best first: the first sentence seen for a day is its best
+        # A news lede sums up its day's story, so a day's line favours it (as overviews do).
+        ranked = sorted(ev.sentences, key=lambda s: -(s.score + LEDE_BONUS * s.feature("lede")))
+        for s in ranked:  # best first: the first sentence seen for a day is its best
             day = s.hit.chunk.published
             if day is None or s.score < best - TIMELINE_MARGIN or day in by_day:
                 continue
