@@ -83,10 +83,8 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = field(default=None, repr=False)
     llm_timeout: float = 60.0
-    disabled_stages: tuple[str, ...] = ()
-    answer_model: Path | None = (
-        None  # fitted answer-model parameters; None: rag/params/answer_model.json  # post-answer stages (rag/stages/) switched off, by name
-    )
+    disabled_stages: tuple[str, ...] = ()  # post-answer stages (rag/stages/) switched off, by name
+    answer_model: Path | None = None  # fitted answer-model parameters; None: rag/params/answer_model.json
 
     # --- UI
     sample_corpus: Path = PROJECT_ROOT / "data" / "corpus"  # what the UI's eval button evaluates over
