@@ -198,3 +198,25 @@ def test_lower_priority_covers_threads_started_before_it() -> None:
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["4", "4", "4"]
+
+
+def test_an_llm_answer_still_streams_in_groups_of_tokens(served: tuple[str, Pipeline]) -> None:
+    """Coalescing does not hold an LLM's answer back until the end: its first tokens are shown while
+    the rest is still coming, and more follow after a pause."""
+    from fake_llm import DEFAULT_MODEL, FakeLLMServer, Reply
+
+    _, pipeline = served
+    with FakeLLMServer() as llm:
+        settings = pipeline.settings.replace(
+            llm_backend="openai", llm_base_url=llm.openai_url, llm_model=DEFAULT_MODEL, llm_timeout=30.0
+        )
+        llm.replies.append(Reply("Air defenses shot down 21 of the 49 drones [1].", stall_after=3, stall=0.6))
+        svc = ChatService(build_pipeline(settings, pipeline.embedder), settings)
+        shown: list[tuple[float, str]] = []
+        for step in svc.chat(QUESTIONS[0], [], mode="llm"):
+            shown.append((time.monotonic(), step[1][-1]["content"]))
+    partials = [(t, c) for t, c in shown[1:-1] if "streaming" in c]
+    assert len(partials) >= 2, shown  # the first tokens, then more after the pause
+    assert "Air" in partials[0][1] and "21" not in partials[0][1]
+    assert shown[-1][0] - partials[0][0] >= 0.5  # shown during the pause, not with the final answer
+    assert len(partials[-1][1]) > len(partials[0][1]) and "21" in shown[-1][1]
