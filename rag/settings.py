@@ -104,7 +104,7 @@ class Settings:
     # that may wait beyond them before new ones are refused; RAG_UI_STREAM_MS: at most one update of
     # a streaming answer per this many ms (each update costs a render and a diff of the whole chat).
     # Measured in docs/benchmarks.md, "Load: 50 concurrent chat clients".
-    ui_concurrency: int = 2
+    ui_concurrency: int = 4
     ui_queue_size: int = 256
     ui_stream_ms: int = 100
     ui_title: str = "News archive"  # RAG_UI_TITLE: the page's heading, e.g. the corpus's name
