@@ -156,6 +156,9 @@ class Pipeline:
     def articles(self) -> list[ArticleInfo]:
         return self.storage.catalog.article_infos()
 
+    def article_count(self) -> int:
+        return self.storage.catalog.counts()[0]
+
     def outlets(self) -> list[str]:
         return self.storage.catalog.sources()
 

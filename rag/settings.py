@@ -59,6 +59,10 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     max_html_bytes: int = 5 * 1024 * 1024
     max_article_chars: int = 500_000  # longer articles are skipped with the reason (RAG_MAX_ARTICLE_CHARS)
+    # RAG_INGEST_NICE: `rag ingest` lowers its own CPU priority by this much (0-19; 0 keeps it), so
+    # that a `rag serve` on the same machine keeps answering while it runs; alone it costs nothing
+    # (docs/benchmarks.md, "Load: 50 concurrent chat clients").
+    ingest_nice: int = 10
 
     # --- retrieval
     k: int = 5
@@ -94,7 +98,13 @@ class Settings:
     ui_password: str | None = field(default=None, repr=False)
     allow_remote: bool = False
     max_upload_mb: int = 20
-    ui_concurrency: int = 2
+    # RAG_UI_CONCURRENCY: questions answered at once (Gradio workers); RAG_UI_QUEUE_SIZE: events
+    # that may wait beyond them before new ones are refused; RAG_UI_STREAM_MS: at most one update of
+    # a streaming answer per this many ms (each update costs a render and a diff of the whole chat).
+    # Measured in docs/benchmarks.md, "Load: 50 concurrent chat clients".
+    ui_concurrency: int = 4
+    ui_queue_size: int = 256
+    ui_stream_ms: int = 100
     ui_title: str = "News archive"  # RAG_UI_TITLE: the page's heading, e.g. the corpus's name
     ui_subtitle: str | None = None  # RAG_UI_SUBTITLE: one line under it (default: a neutral how-to)
 
@@ -160,6 +170,13 @@ class Settings:
         for name in ("abstain_threshold", "dedup_threshold", "recency_weight", "phrase_weight"):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("ui_concurrency", "ui_queue_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"RAG_{name.upper()} must be greater than 0, got {getattr(self, name)}")
+        if not 0 <= self.ui_stream_ms <= 10_000:
+            raise ConfigError(f"RAG_UI_STREAM_MS must be in [0, 10000], got {self.ui_stream_ms}")
+        if not 0 <= self.ingest_nice <= 19:
+            raise ConfigError(f"RAG_INGEST_NICE must be in [0, 19], got {self.ingest_nice}")
         if not 0 < self.ui_port < 65536:
             raise ConfigError(f"ui_port must be a TCP port (1-65535), got {self.ui_port}")
 
@@ -189,6 +206,7 @@ _ENV: dict[str, str] = {
     "RAG_CHUNK_OVERLAP": "chunk_overlap",
     "RAG_K": "k",
     "RAG_MAX_ARTICLE_CHARS": "max_article_chars",
+    "RAG_INGEST_NICE": "ingest_nice",
     "RAG_LLM_BACKEND": "llm_backend",
     "RAG_LLM_BASE_URL": "llm_base_url",
     "RAG_LLM_MODEL": "llm_model",
@@ -199,6 +217,9 @@ _ENV: dict[str, str] = {
     "RAG_UI_USER": "ui_user",
     "RAG_UI_PASSWORD": "ui_password",
     "RAG_UI_TITLE": "ui_title",
+    "RAG_UI_CONCURRENCY": "ui_concurrency",
+    "RAG_UI_QUEUE_SIZE": "ui_queue_size",
+    "RAG_UI_STREAM_MS": "ui_stream_ms",
     "RAG_UI_SUBTITLE": "ui_subtitle",
 }
 

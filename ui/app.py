@@ -307,5 +307,5 @@ def build_app(
         ).then(lambda: gr.Group(visible=False), None, [confirm_box], api_visibility="private")
         demo.load(*corpus_views, api_visibility="private", queue=False)
 
-    demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=64)
+    demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=settings.ui_queue_size)
     return demo

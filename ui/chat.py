@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -42,6 +43,8 @@ class ChatPipeline(Protocol):
     def article(self, article_id: str) -> Article | None: ...
 
     def articles(self) -> list[ArticleInfo]: ...
+
+    def article_count(self) -> int: ...
 
     def outlets(self) -> list[str]: ...
 
@@ -150,7 +153,7 @@ class ChatService:
         history = [Turn(q, a.text) for q, a in exchanges]
         done = render.chat_messages(exchanges)
         user = {"role": "user", "content": f'<div class="rag-q">{render.esc_md(question)}</div>'}
-        n_articles = len(self.pipeline.articles())
+        n_articles = self.pipeline.article_count()  # one COUNT, not every article's row per question
         if n_articles != self._articles_seen:  # another process (a `rag ingest`) changed the corpus
             self._articles_seen = n_articles
             self.pipeline.refresh()
@@ -168,11 +171,18 @@ class ChatService:
         )
         text = ""
         answer: Answer | None = None
+        # Every update re-renders and re-sends the chat, so text arriving faster than one update per
+        # ui_stream_ms is shown together: an extractive answer (all at once) costs one update, not
+        # one per word; an LLM's tokens still appear as they come, in small groups.
+        interval, shown = self.settings.ui_stream_ms / 1000, -1e9
         for event in self.pipeline.stream(question, history, filters, k=int(k) if k else None, mode=mode):
             if event.answer is not None:
                 answer = event.answer
                 break
             text += event.delta
+            if time.monotonic() - shown < interval:
+                continue
+            shown = time.monotonic()
             partial = {"role": "assistant", "content": render.streaming_html(text)}
             yield "", [*done, user, partial], exchanges, waiting, ""
         assert answer is not None, "the pipeline stream ended without an answer"

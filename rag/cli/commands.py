@@ -24,6 +24,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     with WriterLock(settings.data_dir):
         from index.ingest import ingest_paths
         from rag.present import format_ingest
+        from rag.priority import lower_priority
+
+        lower_priority(settings.ingest_nice)  # a `rag serve` on this machine answers first
 
         report = ingest_paths(args.paths, settings, prune=args.prune, progress=not args.quiet)
     print(format_ingest(report))

@@ -13,7 +13,8 @@ RAG_EMBED_MODEL, RAG_EMBED_RUNTIME (queries: onnx-int8|onnx|torch|torch-bf16),
 RAG_INGEST_RUNTIME (auto: torch-bf16 on CPUs with AMX-BF16, else RAG_EMBED_RUNTIME),
 RAG_MAX_FILE_MB (default 20 MiB), RAG_MAX_ARTICLE_CHARS (default 500000), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
 RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD, RAG_UI_TITLE,
-RAG_UI_SUBTITLE, RAG_ANSWER_MODEL. The data directory defaults to ./data/store under the current directory.
+RAG_UI_SUBTITLE, RAG_UI_CONCURRENCY (default 4), RAG_UI_QUEUE_SIZE (default 256), RAG_UI_STREAM_MS
+(default 100), RAG_INGEST_NICE (default 10), RAG_ANSWER_MODEL. The data directory defaults to ./data/store under the current directory.
 Flags win over the environment; the environment wins over defaults."""
 
 
