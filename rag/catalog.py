@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.injection import DETECTOR_VERSION, flag_sentences
-from rag.types import Article, ArticleInfo, Chunk, InjectionFlag, Span
+from rag.flag_store import flagged_counts, flags_from_json, flags_json, reflag
+from rag.injection import flag_sentences
+from rag.types import Article, ArticleInfo, Chunk, Span
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +43,6 @@ CREATE TABLE IF NOT EXISTS files (
 # chunks.injection: JSON [[start, end, reason], ...] of flagged sentences; NULL in stores built before
 # the detector, whose chunks are flagged when read and stored flagged by the next ingest (reflag).
 MIGRATIONS = (("files", "problems", "TEXT NOT NULL DEFAULT '[]'"), ("chunks", "injection", "TEXT"))
-INJECTION_META = "injection"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class Catalog:
                     r.chunk.id, r.chunk.article_id, r.chunk.n, r.chunk.start, r.chunk.end,
                     json.dumps([[s.start, s.end] for s in r.chunk.sentences]),
                     r.vec.astype(np.float16).tobytes(), r.sent_vecs.astype(np.float16).tobytes(),
-                    _flags_json(r.chunk.injection),
+                    flags_json(r.chunk.injection),
                 )
                 for r in records
             ],
@@ -226,7 +226,9 @@ class Catalog:
                 continue
             sents = tuple(Span(s, e) for s, e in json.loads(spans))
             text = art.text[start:end]
-            flags = _flags(injection) if injection is not None else flag_sentences(text, start, sents)
+            flags = (
+                flags_from_json(injection) if injection is not None else flag_sentences(text, start, sents)
+            )
             chunk = Chunk(
                 id=cid, article_id=aid, n=n, text=text, start=start, end=end, title=art.title,
                 source=art.source, published=art.published, language=art.language, sentences=sents,
@@ -253,38 +255,13 @@ class Catalog:
         return out
 
     def reflag(self) -> int:
-        """Flag every chunk's sentences with this version's detector, when the store was flagged by
-        another version or none (no re-embedding: flags depend on the text alone). Returns chunks
-        flagged now; the caller holds the writer lock."""
-        flagged_by = self.get_meta(INJECTION_META)
-        if flagged_by == DETECTOR_VERSION:
-            return 0
-        unflagged = self.db.execute("SELECT COUNT(*) FROM chunks WHERE injection IS NULL").fetchone()[0]
-        if flagged_by is None and not unflagged:  # a new store: every chunk was flagged when stored
-            self.set_meta(INJECTION_META, DETECTOR_VERSION)
-            return 0
-        rows = self.db.execute(
-            'SELECT c.id, c.start, c."end", c.spans, a.text FROM chunks c JOIN articles a ON a.id = c.article_id'
-        ).fetchall()
-        updates = []
-        for cid, start, end, spans, text in rows:
-            sents = [Span(s, e) for s, e in json.loads(spans)]
-            updates.append((_flags_json(flag_sentences(text[start:end], start, sents)), cid))
-        with self.transaction():
-            self.db.executemany("UPDATE chunks SET injection=? WHERE id=?", updates)
-            self.set_meta(INJECTION_META, DETECTOR_VERSION)
-        return len(updates)
+        """Flag every chunk with this detector version when the store was flagged by another or none
+        (rag.flag_store.reflag); returns the chunks flagged now."""
+        return reflag(self)
 
     def flagged_counts(self, article_ids: Sequence[str]) -> int:
         """Flagged sentences over the chunks of `article_ids` (for the ingest report)."""
-        seen: set[tuple[str, int, int]] = set()  # overlapping chunks share sentences
-        for batch in iter_batches(article_ids, 500):
-            marks = ",".join("?" * len(batch))
-            for aid, injection in self.db.execute(
-                f"SELECT article_id, injection FROM chunks WHERE article_id IN ({marks})", batch
-            ):
-                seen.update((aid, s, e) for s, e, _ in json.loads(injection or "[]"))
-        return len(seen)
+        return flagged_counts(self, article_ids)
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """Chunk texts by id, cut from their articles in SQL (one query, no article rows loaded)."""
@@ -331,14 +308,6 @@ class _Tx:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _flags_json(flags: Sequence[InjectionFlag]) -> str:
-    return json.dumps([[f.start, f.end, f.reason] for f in flags])
-
-
-def _flags(value: str) -> tuple[InjectionFlag, ...]:
-    return tuple(InjectionFlag(int(s), int(e), str(r)) for s, e, r in json.loads(value))
 
 
 def _date(value: str | None) -> date | None:

@@ -13,7 +13,7 @@ RAG_EMBED_MODEL, RAG_EMBED_RUNTIME (queries: onnx-int8|onnx|torch|torch-bf16),
 RAG_INGEST_RUNTIME (auto: torch-bf16 on CPUs with AMX-BF16, else RAG_EMBED_RUNTIME),
 RAG_MAX_FILE_MB (default 20 MiB), RAG_MAX_ARTICLE_CHARS (default 500000), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
 RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD, RAG_UI_TITLE,
-RAG_UI_SUBTITLE, RAG_ANSWER_MODEL. The data directory defaults to ./data/store under the current directory.
+RAG_UI_SUBTITLE, RAG_LINKIFY_URLS, RAG_ANSWER_MODEL. The data directory defaults to ./data/store under the current directory.
 Flags win over the environment; the environment wins over defaults."""
 
 
@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="bind address (default 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default 7860)")
     sv.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind without login")
+    sv.add_argument("--linkify-urls", action="store_true",
+                    help="make URLs in answers clickable (default: shown as inert text, since an answer may "
+                    "relay a link planted in a document; RAG_LINKIFY_URLS=1)")  # fmt: skip
 
     ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a question file or a suite",
                         description=EVAL_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
