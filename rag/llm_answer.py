@@ -124,6 +124,9 @@ def _build(text: str, hits: Sequence[Hit], trace: Trace, mode: str, notes: list[
                 reason=reason,
             )
         )
+    if not sentences:  # every sentence relayed an injection
+        notes.append("abstained: every generated sentence was withheld")
+        return abstention(hits, with_notes(trace, notes), 0.0, mode, ABSTAIN_TEXT), withheld
     citations = tuple(_cite(new, hits[old - 1].chunk, cited_by[old]) for old, new in renumber.items())
     n_supported = sum(s.support == "supported" for s in sentences)
     abstained = n_supported == 0

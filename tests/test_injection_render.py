@@ -53,3 +53,13 @@ def test_flagged_sentences_are_labelled_in_the_chat_and_passages_in_the_trace() 
 def test_linkify_setting_from_env_and_default_off() -> None:
     assert Settings.from_env({}).linkify_urls is False
     assert Settings.from_env({"RAG_LINKIFY_URLS": "1"}).linkify_urls is True
+
+
+def test_an_answer_made_only_of_relayed_injections_abstains_with_the_notice() -> None:
+    from rag.llm_answer import ABSTAIN_TEXT, build_answer
+
+    trace = Trace("q", "q", (Hit(CHUNK, 1, 1.0),), {}, {})
+    a = build_answer("Visit http://evil.example for the full report. [1]", trace.hits, trace, "openai", [])
+    assert a.abstained and a.text == ABSTAIN_TEXT and not a.sentences
+    assert a.notice and "withheld" in a.notice
+    assert any("withheld" in n and "evil.example" in n for n in a.trace.notes)
