@@ -15,7 +15,6 @@ from index.readers import read_file
 from rag.injection import injection_reason
 from rag.sentences import split_sentences
 
-
 TIMES = {"split": 0.0, "detect": 0.0}
 
 
