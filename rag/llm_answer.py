@@ -75,12 +75,20 @@ def relayed(sentence: str, cited: Sequence[int], hits: Sequence[Hit]) -> str | N
         c = h.chunk
         if c.injection and said & urls(" ".join(flagged_text(c.text, c.start, c.injection))):
             return f"it carries a link from a flagged sentence of passage [{n}]"
+    words = content_stems(sentence)
     for n in cited:
         c = hits[n - 1].chunk
-        if c.injection and not verify_sentence(sentence, [masked(c.text, c.start, c.injection)])[0]:
-            flagged = flagged_text(c.text, c.start, c.injection)
-            if verify_sentence(sentence, [" ".join(flagged)])[0]:
-                return f"only a flagged sentence of passage [{n}] supports it"
+        if not c.injection:
+            continue
+        flagged = " ".join(flagged_text(c.text, c.start, c.injection))
+        clean = masked(c.text, c.start, c.injection)
+        # It restates the flagged sentence: that sentence supports it, and it holds words that only
+        # the flagged sentence has (or nothing else supports it).
+        only_flagged = words & (content_stems(flagged) - content_stems(clean))
+        if verify_sentence(sentence, [flagged])[0] and (
+            only_flagged or not verify_sentence(sentence, [clean])[0]
+        ):
+            return f"it restates a flagged sentence of passage [{n}]"
     return None
 
 
