@@ -14,11 +14,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from index.ingest import ingest_paths  # noqa: E402
 from obedient_llm import obedient_server  # noqa: E402
+from test_injection_pipeline import INJECTED, POISONED_QUESTIONS, llm, write_corpus  # noqa: E402
+
+from index.ingest import ingest_paths  # noqa: E402
 from rag.pipeline import build_pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from test_injection_pipeline import INJECTED, POISONED_QUESTIONS, llm, write_corpus  # noqa: E402
 
 
 def carries(text: str) -> bool:
