@@ -127,8 +127,18 @@ def unquoted(sentence: str) -> str:
     return "".join(out)
 
 
+# Every rule needs one of these words; most sentences have none and cost one search.
+_ANY = re.compile(
+    r"instruction|prompt|rules?\b|directions|guidelines|directives|\byou|\bai\b|a\.i\.|artificial|llm|model|"
+    r"chat ?bot|chatgpt|gpt|assistant|http|www\.|@|\b(?:" + _VERBS + r")\b",
+    re.I,
+)
+
+
 def injection_reason(sentence: str) -> str | None:
     """Why `sentence` reads as an instruction to an AI or to the reader; None for ordinary text."""
+    if not _ANY.search(sentence):
+        return None
     for why, pattern in _AI_PATTERNS:
         if pattern.search(sentence):
             return f"addresses an AI: {why}"
