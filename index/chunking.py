@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.injection import flag_sentences
 from rag.sentences import split_sentences
 from rag.types import Article, Chunk, Span
 
@@ -201,6 +202,10 @@ def size_problem(text: str, max_chars: int) -> str | None:
 def chunk_article(article: Article, splitter: Splitter) -> list[Chunk]:
     """Split one article into chunks whose text is exactly article.text[start:end]."""
     text = article.text
+    plans = splitter.plan(text)
+    # Each sentence is checked once, though overlapping chunks share some.
+    spans = sorted({Span(a, b) for _, _, sentences in plans for a, b in sentences}, key=lambda s: s.start)
+    flags = {(f.start, f.end): f for f in flag_sentences(text, 0, spans)}
     return [
         Chunk(
             id=Chunk.make_id(article.id, n),
@@ -214,8 +219,9 @@ def chunk_article(article: Article, splitter: Splitter) -> list[Chunk]:
             published=article.published,
             language=article.language,
             sentences=tuple(Span(a, b) for a, b in sentences),
+            injection=tuple(flags[(a, b)] for a, b in sentences if (a, b) in flags),
         )
-        for n, (start, end, sentences) in enumerate(splitter.plan(text))
+        for n, (start, end, sentences) in enumerate(plans)
     ]
 
 

@@ -125,6 +125,7 @@ def _run(
 ) -> tuple[list[FileStatus], int]:
     catalog = storage.catalog
     reconcile(storage)
+    catalog.reflag()  # a store flagged by an older detector (or none) is flagged again, in place
     chunking = f"{CHUNKER}/{settings.chunk_size}/{settings.chunk_overlap}/{int(settings.embed_context)}"
     rechunk = catalog.get_meta("chunking") not in (None, chunking)
     manifest = catalog.files()
@@ -149,7 +150,8 @@ def _run(
             continue
         old = manifest.get(cand.key)
         if old is not None and old.content_hash == cand.content_hash and not rechunk:
-            rows.append(FileStatus(cand.key, "unchanged", None, old.article_ids, old.chunks))
+            flagged = catalog.flagged_counts(old.article_ids)
+            rows.append(FileStatus(cand.key, "unchanged", None, old.article_ids, old.chunks, flagged))
             rows.extend(FileStatus(cand.key, s, r) for s, r in old.problems)  # type: ignore[arg-type]
             continue
         pending = _read(cand, old, settings, claimed)
@@ -180,7 +182,8 @@ def _run(
         if isinstance(r, FileStatus):
             statuses.append(r)
             continue
-        statuses.append(FileStatus(r.path, r.status, None, r.article_ids, file_chunks(storage, r)))  # type: ignore[arg-type]
+        flagged = catalog.flagged_counts(r.article_ids)
+        statuses.append(FileStatus(r.path, r.status, None, r.article_ids, file_chunks(storage, r), flagged))  # type: ignore[arg-type]
         statuses.extend(FileStatus(r.path, s, why) for s, why in r.problems)  # type: ignore[arg-type]
 
     for key, entry in manifest.items():

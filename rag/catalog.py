@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.flag_store import flagged_counts, flags_from_json, flags_json, reflag
+from rag.injection import flag_sentences
 from rag.types import Article, ArticleInfo, Chunk, Span
 
 SCHEMA = """
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, article_id TEXT NOT NULL, n INTEGER NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, spans TEXT NOT NULL,
-    vec BLOB NOT NULL, sent_vecs BLOB NOT NULL
+    vec BLOB NOT NULL, sent_vecs BLOB NOT NULL, injection TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE TABLE IF NOT EXISTS files (
@@ -38,7 +40,9 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 # Columns added after stores were built: (table, column, definition), added when missing.
-MIGRATIONS = (("files", "problems", "TEXT NOT NULL DEFAULT '[]'"),)
+# chunks.injection: JSON [[start, end, reason], ...] of flagged sentences; NULL in stores built before
+# the detector, whose chunks are flagged when read and stored flagged by the next ingest (reflag).
+MIGRATIONS = (("files", "problems", "TEXT NOT NULL DEFAULT '[]'"), ("chunks", "injection", "TEXT"))
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,14 @@ class Catalog:
             ),
         )  # fmt: skip
         self.db.executemany(
-            'INSERT INTO chunks(id, article_id, n, start, "end", spans, vec, sent_vecs) VALUES (?,?,?,?,?,?,?,?)',
+            'INSERT INTO chunks(id, article_id, n, start, "end", spans, vec, sent_vecs, injection)'
+            " VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (
                     r.chunk.id, r.chunk.article_id, r.chunk.n, r.chunk.start, r.chunk.end,
                     json.dumps([[s.start, s.end] for s in r.chunk.sentences]),
                     r.vec.astype(np.float16).tobytes(), r.sent_vecs.astype(np.float16).tobytes(),
+                    flags_json(r.chunk.injection),
                 )
                 for r in records
             ],
@@ -210,18 +216,23 @@ class Catalog:
             return {}
         marks = ",".join("?" * len(chunk_ids))
         rows = self.db.execute(
-            f'SELECT id, article_id, n, start, "end", spans, vec, sent_vecs FROM chunks WHERE id IN ({marks})',
+            f'SELECT id, article_id, n, start, "end", spans, vec, sent_vecs, injection FROM chunks WHERE id IN ({marks})',
             list(chunk_ids),
         ).fetchall()
         out: dict[str, ChunkRecord] = {}
-        for cid, aid, n, start, end, spans, vec, sent_vecs in rows:
+        for cid, aid, n, start, end, spans, vec, sent_vecs, injection in rows:
             art = self.article(aid)
             if art is None:
                 continue
             sents = tuple(Span(s, e) for s, e in json.loads(spans))
+            text = art.text[start:end]
+            flags = (
+                flags_from_json(injection) if injection is not None else flag_sentences(text, start, sents)
+            )
             chunk = Chunk(
-                id=cid, article_id=aid, n=n, text=art.text[start:end], start=start, end=end, title=art.title,
+                id=cid, article_id=aid, n=n, text=text, start=start, end=end, title=art.title,
                 source=art.source, published=art.published, language=art.language, sentences=sents,
+                injection=flags,
             )  # fmt: skip
             v = np.frombuffer(vec, dtype=np.float16).astype(np.float32)
             sv = np.frombuffer(sent_vecs, dtype=np.float16).astype(np.float32).reshape(len(sents), -1)
@@ -242,6 +253,15 @@ class Catalog:
             sv = np.frombuffer(sent_vecs, dtype=np.float16).astype(np.float32).reshape(-1, v.shape[0])
             out[cid] = ChunkVectors(v, sv)
         return out
+
+    def reflag(self) -> int:
+        """Flag every chunk with this detector version when the store was flagged by another or none
+        (rag.flag_store.reflag); returns the chunks flagged now."""
+        return reflag(self)
+
+    def flagged_counts(self, article_ids: Sequence[str]) -> int:
+        """Flagged sentences over the chunks of `article_ids` (for the ingest report)."""
+        return flagged_counts(self, article_ids)
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """Chunk texts by id, cut from their articles in SQL (one query, no article rows loaded)."""

@@ -53,7 +53,10 @@ def quoted(
             citations.append(span_citation(numbers[key], chunk, span))
         c = citations[numbers[key] - 1]
         label = labels[i] if labels else None
-        sentences.append(AnswerSentence(c.quote, (c.n,), "quoted", None, c.published, c.source, label))
+        flagged = next((f.reason for f in chunk.injection if f.start < span.end and span.start < f.end), None)
+        sentences.append(
+            AnswerSentence(c.quote, (c.n,), "quoted", None, c.published, c.source, label, flagged=flagged)
+        )
     return tuple(sentences), tuple(citations)
 
 

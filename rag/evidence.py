@@ -95,14 +95,17 @@ def score_evidence(
         texts = [ch.text[s.start - ch.start : s.end - ch.start] for s in ch.sentences]
         sterms = [canon(terms(t)) for t in texts]
         years = [_years_and_ranges(t) for t in texts]
+        flagged = {(f.start, f.end) for f in ch.injection}
         for i, span in enumerate(ch.sentences):
             key = (ch.article_id, span.start, span.end)
             if key in seen:
                 continue
-            if _furniture(ch.text, span, ch.start, texts[i], ch.source) and not _asked_about(
-                sterms[i], qweight, total
-            ):
-                continue  # page furniture, unless the question is about it ("what is its bias rating?")
+            if (
+                (span.start, span.end) in flagged or _furniture(ch.text, span, ch.start, texts[i], ch.source)
+            ) and not _asked_about(sterms[i], qweight, total):
+                # Page furniture, or an instruction to the reader or an AI (rag.injection): never an
+                # answer unless the question is about it ("what is its bias rating?").
+                continue
             seen.add(key)
             s, e = trim_span(ch.text, span.start - ch.start, span.end - ch.start)
             if e <= s:

@@ -32,6 +32,7 @@ class FileStatus:
     reason: str | None = None
     article_ids: tuple[str, ...] = ()
     chunks: int = 0
+    flagged: int = 0  # sentences of its articles flagged as instructions to the reader or an AI
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ def format_answer(a: Answer) -> str:
 
 
 def format_ingest(report: IngestReport) -> str:
-    rows = [(f.status, str(f.chunks) if f.status not in ("skipped", "failed") else "", f.path, f.reason or "")
+    rows = [(f.status, str(f.chunks) if f.status not in ("skipped", "failed") else "", f.path,
+             f.reason or (f"{f.flagged} sentence(s) flagged as instructions: treated as data" if f.flagged else ""))
             for f in report.files]  # fmt: skip
     w1 = max([len("status")] + [len(r[0]) for r in rows])
     lines = [f"{'status':<{w1}}  {'chunks':>6}  file"]
@@ -51,6 +52,9 @@ def format_ingest(report: IngestReport) -> str:
         lines.append(f"{status:<{w1}}  {chunks:>6}  {path}" + (f"  — {reason}" if reason else ""))
     counts = {s: report.count(s) for s in ("indexed", "updated", "unchanged", "removed", "skipped", "failed")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    flagged = sum(f.flagged for f in report.files)
+    if flagged:
+        summary += f", {flagged} sentence(s) flagged as instructions"
     lines.append("")
     lines.append(
         f"{summary or 'no files'} · {report.texts_embedded} chunks embedded"

@@ -107,6 +107,9 @@ class Settings:
     ui_stream_ms: int = 100
     ui_title: str = "News archive"  # RAG_UI_TITLE: the page's heading, e.g. the corpus's name
     ui_subtitle: str | None = None  # RAG_UI_SUBTITLE: one line under it (default: a neutral how-to)
+    # RAG_LINKIFY_URLS / --linkify-urls: URLs in answers become clickable links. Off by default: an
+    # answer may relay a link planted in a document, so it is shown as inert text.
+    linkify_urls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -221,6 +224,7 @@ _ENV: dict[str, str] = {
     "RAG_UI_QUEUE_SIZE": "ui_queue_size",
     "RAG_UI_STREAM_MS": "ui_stream_ms",
     "RAG_UI_SUBTITLE": "ui_subtitle",
+    "RAG_LINKIFY_URLS": "linkify_urls",
 }
 
 

@@ -47,6 +47,19 @@ class Span:
 
 
 @dataclass(frozen=True)
+class InjectionFlag:
+    """A sentence of an article that addresses the reader or an AI (rag.injection): data, never an
+    instruction. [start, end) are absolute offsets into Article.text."""
+
+    start: int
+    end: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A contiguous passage of an article: article.text[start:end] == text."""
 
@@ -62,6 +75,8 @@ class Chunk:
     language: str | None = None
     # Sentence spans as absolute offsets into Article.text, computed once at ingest.
     sentences: tuple[Span, ...] = ()
+    # Sentences that read as instructions to the reader or an AI, flagged at ingest.
+    injection: tuple[InjectionFlag, ...] = ()
 
     @staticmethod
     def make_id(article_id: str, n: int) -> str:
@@ -99,6 +114,7 @@ class Hit:
             "source": c.source,
             "published": c.published.isoformat() if c.published else None,
             "text": c.text,
+            "injection": [f.to_json() for f in c.injection],
         }
 
 
@@ -136,6 +152,9 @@ class AnswerSentence:
     published: date | None = None
     source: str | None = None
     label: str | None = None  # e.g. "latest", "earlier", "as of 8 Mar 2025": how a stage placed it
+    # Why the quoted sentence was flagged as an instruction (rag.injection), when it was; it is then
+    # quoted only because the question asks about it.
+    flagged: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,6 +165,7 @@ class AnswerSentence:
             "published": self.published.isoformat() if self.published else None,
             "source": self.source,
             "label": self.label,
+            "flagged": self.flagged,
         }
 
 
@@ -193,6 +213,15 @@ class Trace:
     plan: dict[str, Any] = field(default_factory=dict)  # the QueryPlan the question became
     steps: tuple[dict[str, Any], ...] = ()  # answerer and post-answer stages, in order, with timings
 
+    @property
+    def flagged(self) -> list[dict[str, Any]]:
+        """Retrieved passages holding sentences flagged as instructions (text is data, not orders)."""
+        return [
+            {"rank": h.rank, "chunk_id": h.chunk.id, "sentences": [f.to_json() for f in h.chunk.injection]}
+            for h in self.hits
+            if h.chunk.injection
+        ]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
@@ -204,6 +233,7 @@ class Trace:
             "notes": list(self.notes),
             "plan": self.plan,
             "steps": list(self.steps),
+            "flagged": self.flagged,
         }
 
 

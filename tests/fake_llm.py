@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +55,8 @@ class FakeLLMServer:
     delay: float = 0.0  # "slow" mode: seconds to wait before every reply
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
+    # Answers computed from the request (e.g. tests/obedient_llm.py) when no scripted reply is queued.
+    responder: Callable[[dict[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -104,8 +106,12 @@ class FakeLLMServer:
         return self.url + "/v1"
 
     # --- used by the handler
-    def next_reply(self) -> Reply:
-        return self.replies.popleft() if self.replies else Reply(text=self.default_reply)
+    def next_reply(self, body: dict[str, Any] | None = None) -> Reply:
+        if self.replies:
+            return self.replies.popleft()
+        if self.responder is not None and body is not None:
+            return Reply(text=self.responder(body))
+        return Reply(text=self.default_reply)
 
     def sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -156,7 +162,7 @@ def _handler(srv: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 return self._json(404, {"error": err})
             if self.path == "/api/show":
                 return self._json(200, {"modelinfo": {"fake.context_length": 8192}, "details": {}})
-            reply = srv.next_reply()
+            reply = srv.next_reply(body)
             srv.sleep(srv.delay + reply.delay)
             if reply.status != 200:
                 err_body: Any = {"error": reply.error} if ollama else {"error": {"message": reply.error}}

@@ -30,6 +30,8 @@ def sentences_html(
         label = (
             ' <span class="support unsupported">not supported</span>' if s.support == "unsupported" else ""
         )
+        if s.flagged:  # quoted because the question asks about it: the passage addresses the reader
+            label += f' <span class="support flagged" title="{esc_md(s.flagged)}">instruction in the source, not a fact</span>'
         return f"{esc_md(s.text)} {marks}{label}"
 
     def when(s: AnswerSentence) -> str:

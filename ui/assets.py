@@ -74,6 +74,7 @@ CSS = """
 .support { font-size: 0.75em; padding: 1px 6px; border-radius: 9px; margin-left: 6px; }
 .support.supported, .support.quoted { background: #dcfce7; color: #166534; }
 .support.unsupported { background: #fee2e2; color: #991b1b; }
+.support.flagged, .trace .flagged { background: #fef3c7; color: #92400e; }
 .sources-head { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 8px; }
 .sources-head.abstained { color: #9a3412; }
 .sources.empty, .article-view.empty, .trace.empty { color: var(--body-text-color-subdued); padding: 12px;

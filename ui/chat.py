@@ -151,7 +151,7 @@ class ChatService:
         if mode not in mode_choices(self.settings):
             raise InputError(f"Answer mode {mode!r} is not available; configure RAG_LLM_BASE_URL for 'llm'")
         history = [Turn(q, a.text) for q, a in exchanges]
-        done = render.chat_messages(exchanges)
+        done = render.chat_messages(exchanges, self.settings.linkify_urls)
         user = {"role": "user", "content": f'<div class="rag-q">{render.esc_md(question)}</div>'}
         n_articles = self.pipeline.article_count()  # one COUNT, not every article's row per question
         if n_articles != self._articles_seen:  # another process (a `rag ingest`) changed the corpus
@@ -189,7 +189,13 @@ class ChatService:
         exchanges.append((question, answer))
         turn = len(exchanges) - 1
         sources = render.sources_html(answer, turn, self.texts(answer))
-        yield "", render.chat_messages(exchanges), exchanges, sources, trace_html(answer)
+        yield (
+            "",
+            render.chat_messages(exchanges, self.settings.linkify_urls),
+            exchanges,
+            sources,
+            trace_html(answer),
+        )
 
     def open_citation(self, ref: str, exchanges: list[Exchange] | None) -> str:
         """The article view for ref `TURN:N` (a citation) or `TURN:cN` (a closest passage)."""
@@ -226,5 +232,5 @@ class ChatService:
         title = title or exchanges[0][0]
         slug = "-".join(re.findall(r"[a-z0-9]+", title.lower())[:6]) or "conversation"
         folder = self.export_dir / uuid.uuid4().hex[:12]  # one folder per export: names stay readable
-        md, js = write_exports(title, exchanges, folder, f"conversation-{slug}")
+        md, js = write_exports(title, exchanges, folder, f"conversation-{slug}", self.settings.linkify_urls)
         return str(md), str(js)

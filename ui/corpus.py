@@ -71,7 +71,14 @@ def article_choices(infos: Sequence[ArticleInfo], titles: dict[str, str]) -> lis
 def status_rows(report: IngestReport, names: dict[str, str]) -> list[list[Any]]:
     """Per-file statuses; `names` maps stored paths back to the names the user uploaded."""
     return [
-        [names.get(f.path, Path(f.path).name), f.status, f.reason or "", ", ".join(f.article_ids), f.chunks]
+        [
+            names.get(f.path, Path(f.path).name),
+            f.status,
+            f.reason
+            or (f"{f.flagged} sentence(s) flagged as instructions: treated as data" if f.flagged else ""),
+            ", ".join(f.article_ids),
+            f.chunks,
+        ]
         for f in report.files
     ]
 

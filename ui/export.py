@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag.injection import URL_RE
 from rag.types import Answer
+
+
+def inert_urls(text: str) -> str:
+    """URLs as code spans, which no Markdown viewer turns into links (RAG_LINKIFY_URLS keeps them bare)."""
+    return URL_RE.sub(lambda m: f"`{m.group()}`", text)
 
 
 def export_json(question: str, answer: Answer) -> dict[str, Any]:
@@ -39,9 +45,10 @@ def export_json(question: str, answer: Answer) -> dict[str, Any]:
     }
 
 
-def export_markdown(question: str, answer: Answer) -> str:
+def export_markdown(question: str, answer: Answer, linkify: bool = False) -> str:
     """A readable record of the answer and every quoted span, with where each came from."""
-    lines = [f"# {question}", "", answer.text, ""]
+    shown = (lambda t: t) if linkify else inert_urls
+    lines = [f"# {question}", "", shown(answer.text), ""]
     if answer.notice:
         lines += [f"> Note: {answer.notice}", ""]
     for conflict in answer.conflicts:
@@ -61,7 +68,7 @@ def export_markdown(question: str, answer: Answer) -> str:
             f"[{c.n}] **{c.title or c.article_id}** — {c.source or 'unknown outlet'}, {date}",
             f"article `{c.article_id}`, chunk `{c.chunk_id}`, characters {c.start}–{c.end}",
             "",
-            "> " + c.quote.replace("\n", "\n> "),
+            "> " + shown(c.quote).replace("\n", "\n> "),
             "",
         ]
     t = answer.trace
@@ -81,7 +88,7 @@ def conversation_json(title: str, exchanges: Sequence[tuple[str, Answer]]) -> di
     }
 
 
-def conversation_markdown(title: str, exchanges: Sequence[tuple[str, Answer]]) -> str:
+def conversation_markdown(title: str, exchanges: Sequence[tuple[str, Answer]], linkify: bool = False) -> str:
     """The conversation as one document: a section per question, each with its answer and evidence."""
     parts = [
         f"# {title}",
@@ -90,19 +97,19 @@ def conversation_markdown(title: str, exchanges: Sequence[tuple[str, Answer]]) -
         "",
     ]
     for i, (q, a) in enumerate(exchanges, 1):
-        body = export_markdown(q, a).replace("\n## ", "\n### ")
+        body = export_markdown(q, a, linkify).replace("\n## ", "\n### ")
         parts.append(f"## {i}. " + body.removeprefix("# "))
     return "\n".join(parts)
 
 
 def write_exports(
-    title: str, exchanges: Sequence[tuple[str, Answer]], out_dir: Path, stem: str
+    title: str, exchanges: Sequence[tuple[str, Answer]], out_dir: Path, stem: str, linkify: bool = False
 ) -> tuple[Path, Path]:
     """Write `stem`.md and `stem`.json (the whole conversation) into `out_dir`; return both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / f"{stem}.md"
     js = out_dir / f"{stem}.json"
-    md.write_text(conversation_markdown(title, exchanges), encoding="utf-8")
+    md.write_text(conversation_markdown(title, exchanges, linkify), encoding="utf-8")
     data = conversation_json(title, exchanges)
     js.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return md, js

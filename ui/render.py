@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from rag.dates import day_label
+from rag.injection import URL_RE
 from rag.outlets import describe_filters
 from rag.types import Answer, Article, Citation
 from ui.answer_view import sentences_html
@@ -64,6 +65,28 @@ def esc_md(text: str) -> str:
     return str(text).translate(_MD_ENTITIES)
 
 
+def answer_md(text: str, linkify: bool = False) -> str:
+    """Answer text for the Chatbot: escaped like `esc_md`, and every URL either inert (the default:
+    shown as text in <span class="url">, its ':' an entity so no Markdown autolinker sees a URL) or,
+    when the user opted in (RAG_LINKIFY_URLS), a link that opens in a new tab without a referrer."""
+    out, last = [], 0
+    for m in URL_RE.finditer(text):
+        url = m.group().rstrip(".,;:!?")
+        end = m.start() + len(url)
+        out.append(esc_md(text[last : m.start()]))
+        shown = esc_md(url).replace(":", "&#58;").replace(".", "&#46;")
+        if linkify:
+            href = url if url.lower().startswith(("http://", "https://")) else "http://" + url
+            out.append(
+                f'<a class="url" href="{esc(href)}" target="_blank" rel="noopener noreferrer nofollow">{shown}</a>'
+            )
+        else:
+            out.append(f'<span class="url">{shown}</span>')
+        last = end
+    out.append(esc_md(text[last:]))
+    return "".join(out)
+
+
 def cite_ref(turn: int, ref: str | int) -> str:
     """The class naming a clickable citation: which exchange, which citation (the script reads it)."""
     return f"ref-{turn}-{ref}"
@@ -79,11 +102,16 @@ def marker(turn: int, n: int, quote: str = "") -> str:
     return f'<span class="cite {cite_ref(turn, n)}" role="button" tabindex="0"{title}>[{n}]</span>'
 
 
-def answer_html(answer: Answer, turn: int) -> str:
-    """The assistant message: sentences with clickable markers, or a plain abstention."""
+def answer_html(answer: Answer, turn: int, linkify: bool = False) -> str:
+    """The assistant message: sentences with clickable markers, or a plain abstention. URLs in the
+    answer are links only when `linkify` (RAG_LINKIFY_URLS); otherwise they are inert text."""
+
+    def text_md(text: str) -> str:
+        return answer_md(text, linkify)
+
     parts: list[str] = []
     if answer.abstained:
-        parts.append(f'<p class="abstain"><strong>{esc_md(answer.text)}</strong></p>')
+        parts.append(f'<p class="abstain"><strong>{text_md(answer.text)}</strong></p>')
         applied = describe_filters(answer.trace.filters)
         if applied:
             parts.append(
@@ -97,9 +125,9 @@ def answer_html(answer: Answer, turn: int) -> str:
                 "<em>not an answer</em>.</p>"
             )
     elif answer.sentences:
-        parts.append(sentences_html(answer, turn, esc_md, marker, cite_ref))
+        parts.append(sentences_html(answer, turn, text_md, marker, cite_ref))
     else:
-        parts.append(f'<p class="answer-text">{esc_md(answer.text)}</p>')
+        parts.append(f'<p class="answer-text">{text_md(answer.text)}</p>')
     if answer.notice:
         parts.append(f'<p class="notice">{esc_md(answer.notice)}</p>')
     # A block-level wrapper on one line keeps Markdown from parsing anything inside it.
@@ -112,8 +140,8 @@ def notice_html(text: str) -> str:
 
 
 def streaming_html(text: str) -> str:
-    """The assistant message while it streams in (markers become clickable at the end)."""
-    return f'<div class="rag-answer streaming"><p class="answer-text">{esc_md(text)}▍</p></div>'
+    """The assistant message while it streams in (markers become clickable at the end; URLs never)."""
+    return f'<div class="rag-answer streaming"><p class="answer-text">{answer_md(text)}▍</p></div>'
 
 
 def passage_window(
@@ -220,10 +248,10 @@ def article_placeholder(message: str = "Click a [n] marker or a source card to r
     return f'<div class="article-view empty">{esc(message)}</div>'
 
 
-def chat_messages(exchanges: Sequence[tuple[str, Answer]]) -> list[dict[str, str]]:
+def chat_messages(exchanges: Sequence[tuple[str, Answer]], linkify: bool = False) -> list[dict[str, str]]:
     """Chatbot messages (Gradio's messages format) for the finished exchanges."""
     out: list[dict[str, str]] = []
     for turn, (question, answer) in enumerate(exchanges):
         out.append({"role": "user", "content": f'<div class="rag-q">{esc_md(question)}</div>'})
-        out.append({"role": "assistant", "content": answer_html(answer, turn)})
+        out.append({"role": "assistant", "content": answer_html(answer, turn, linkify)})
     return out

@@ -105,7 +105,8 @@ class Conversations:
             return View(None, [], [], s, t, "")
         s, t = self.chat.sources_for(exchanges)
         title = self.store.title(owner, cid) if owner and cid else None
-        return View(cid, exchanges, render.chat_messages(exchanges), s, t, title or "")
+        messages = render.chat_messages(exchanges, self.chat.settings.linkify_urls)
+        return View(cid, exchanges, messages, s, t, title or "")
 
     def latest(self, owner: str | None) -> View:
         choices = self.choices(owner)

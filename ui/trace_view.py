@@ -23,11 +23,19 @@ def trace_html(answer: Answer | None) -> str:
     for h in t.hits:
         c = h.chunk
         snippet = c.text[:140] + ("…" if len(c.text) > 140 else "")
+        flag = ""
+        if c.injection:  # rag.injection: sentences addressed to the reader or an AI, treated as data
+            said = "; ".join(
+                f"{f.reason}: “{c.text[f.start - c.start : f.end - c.start][:120]}”" for f in c.injection
+            )
+            flag = (
+                f"<br><span class='flagged'>⚠ flagged as instructions (data, not obeyed): {esc(said)}</span>"
+            )
         rows.append(
             f"<tr><td>{h.rank}</td><td>{esc(c.title or c.article_id)}<br><code>{esc(c.id)}</code></td>"
             f"<td>{esc(c.source or '')}<br>{esc(c.published.isoformat() if c.published else 'undated')}</td>"
             f"<td>{_num(h.score, 4)}</td><td>{_num(h.dense)}{_rank(h.dense_rank)}</td>"
-            f"<td>{_num(h.lexical, 2)}{_rank(h.lexical_rank)}</td><td class='snippet'>{esc(snippet)}</td></tr>"
+            f"<td>{_num(h.lexical, 2)}{_rank(h.lexical_rank)}</td><td class='snippet'>{esc(snippet)}{flag}</td></tr>"
         )
     timings = " · ".join(f"{esc(k)} {v:.0f} ms" for k, v in t.timings_ms.items())
     filters = (
@@ -35,6 +43,11 @@ def trace_html(answer: Answer | None) -> str:
     )
     settings = ", ".join(f"{esc(k)}={esc(v)}" for k, v in t.settings.items())
     notes = "".join(f"<li>{esc(n)}</li>" for n in t.notes)
+    if t.flagged:
+        notes += (
+            f"<li class='flagged'>{len(t.flagged)} passage(s) hold text addressed to the reader or an AI: "
+            "flagged, never followed, and never support for an answer</li>"
+        )
     state = "abstained" if answer.abstained else "answered"
     return (
         '<div class="trace">'

@@ -32,6 +32,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     over["ui_port"] = getattr(args, "port", None)
     if getattr(args, "allow_remote", False):
         over["allow_remote"] = True
+    if getattr(args, "linkify_urls", False):
+        over["linkify_urls"] = True
     llm = getattr(args, "llm", None)
     settings = Settings.from_env(**over)
     if llm is not None:

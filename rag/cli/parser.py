@@ -14,7 +14,8 @@ RAG_INGEST_RUNTIME (auto: torch-bf16 on CPUs with AMX-BF16, else RAG_EMBED_RUNTI
 RAG_MAX_FILE_MB (default 20 MiB), RAG_MAX_ARTICLE_CHARS (default 500000), RAG_LLM_BASE_URL, RAG_LLM_MODEL,
 RAG_LLM_API_KEY, RAG_LLM_BACKEND (openai|ollama), RAG_UI_USER, RAG_UI_PASSWORD, RAG_UI_TITLE,
 RAG_UI_SUBTITLE, RAG_UI_CONCURRENCY (default 4), RAG_UI_QUEUE_SIZE (default 256), RAG_UI_STREAM_MS
-(default 100), RAG_INGEST_NICE (default 10), RAG_ANSWER_MODEL. The data directory defaults to ./data/store under the current directory.
+(default 100), RAG_INGEST_NICE (default 10), RAG_LINKIFY_URLS, RAG_ANSWER_MODEL. The data directory defaults to
+./data/store under the current directory.
 Flags win over the environment; the environment wins over defaults."""
 
 
@@ -132,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="bind address (default 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default 7860)")
     sv.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind without login")
+    sv.add_argument("--linkify-urls", action="store_true",
+                    help="make URLs in answers clickable (default: shown as inert text, since an answer may "
+                    "relay a link planted in a document; RAG_LINKIFY_URLS=1)")  # fmt: skip
 
     ev = sub.add_parser("eval", parents=[common], help="measure answer quality on a question file or a suite",
                         description=EVAL_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
