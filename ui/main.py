@@ -9,8 +9,10 @@ import argparse
 import ipaddress
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -109,19 +111,34 @@ def serve(
 ) -> Any:
     """Open the pipeline, build the app and serve it until interrupted (the `rag serve` entry point).
 
-    An empty data directory gets an empty store first, so the UI can be the first step.
+    An empty data directory gets an empty store first, so the UI can be the first step. Cold
+    start (docs/benchmarks.md): the model and the store are opened in a thread while gradio is
+    imported (most of the wait), and the BM25 index loads in the background after the page is
+    up; a question asked before that load ends waits for it.
     """
     check_exposure(settings)  # fail before loading the model
     check_port_free(settings.ui_host, settings.ui_port)
-    from rag.embedding import load_embedder
-    from rag.pipeline import build_pipeline
-    from ui.app import build_app
+    opened: Future[Any] = Future()
+    threading.Thread(target=_open_pipeline, args=(settings, opened), name="rag-open", daemon=True).start()
+    from ui.app import build_app  # imports gradio: seconds, meanwhile the pipeline opens
 
-    embedder = load_embedder(settings)
-    ensure_store(settings, embedder.dim)
-    pipeline = build_pipeline(settings, embedder)
+    pipeline = opened.result()
+    pipeline.storage.preload()
     app = build_app(pipeline, settings, ingest=ingest, delete=delete, eval_runner=eval_runner)
     return launch(app, settings, **launch_overrides)
+
+
+def _open_pipeline(settings: Settings, opened: Future[Any]) -> None:
+    """The embedding model and the store (created empty if missing), into `opened`."""
+    try:
+        from rag.embedding import load_embedder
+        from rag.pipeline import build_pipeline
+
+        embedder = load_embedder(settings)
+        ensure_store(settings, embedder.dim)
+        opened.set_result(build_pipeline(settings, embedder))
+    except BaseException as exc:  # reported in the serving thread by opened.result()
+        opened.set_exception(exc)
 
 
 def ensure_store(settings: Settings, dim: int, wait_s: float = 300.0) -> None:
