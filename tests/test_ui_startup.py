@@ -1,4 +1,4 @@
-"""`serve()` answers its first page before the BM25 index has loaded (issue 14: cold start on a
+"""`serve()` answers its first page before the store and the BM25 index have loaded (issue 14: cold start on a
 large store), and a question asked meanwhile waits for the load and is answered once it ends.
 
 The real serve(): real store, model, Gradio server and HTTP. The only addition is a gate in front

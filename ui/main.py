@@ -112,33 +112,68 @@ def serve(
     """Open the pipeline, build the app and serve it until interrupted (the `rag serve` entry point).
 
     An empty data directory gets an empty store first, so the UI can be the first step. Cold
-    start (docs/benchmarks.md): the model and the store are opened in a thread while gradio is
-    imported (most of the wait), and the BM25 index loads in the background after the page is
-    up; a question asked before that load ends waits for it.
+    start (issue 14, docs/benchmarks.md): the page is served as soon as gradio is imported and
+    the app built; the store and the BM25 index are opened meanwhile in a thread, and anything
+    that needs them (a question, the corpus list) waits for that, it never fails for it.
     """
     check_exposure(settings)  # fail before loading the model
     check_port_free(settings.ui_host, settings.ui_port)
-    opened: Future[Any] = Future()
-    threading.Thread(target=_open_pipeline, args=(settings, opened), name="rag-open", daemon=True).start()
-    from ui.app import build_app  # imports gradio: seconds, meanwhile the pipeline opens
+    from rag.storage import check_model
 
-    pipeline = opened.result()
-    pipeline.storage.preload()
-    app = build_app(pipeline, settings, ingest=ingest, delete=delete, eval_runner=eval_runner)
+    check_model(settings)  # a store built with another model is refused now, not at the first question
+    opening = OpeningPipeline(settings)
+    from ui.app import build_app  # imports gradio: seconds; the pipeline opens meanwhile
+    from ui.corpus_search import lexical_text_search
+
+    def text_search(word: str) -> set[str]:
+        search = lexical_text_search(opening.pipeline())
+        return search(word) if search else set()
+
+    app = build_app(
+        opening, settings, ingest=ingest, delete=delete, eval_runner=eval_runner, text_search=text_search
+    )
     return launch(app, settings, **launch_overrides)
 
 
-def _open_pipeline(settings: Settings, opened: Future[Any]) -> None:
-    """The embedding model and the store (created empty if missing), into `opened`."""
-    try:
-        from rag.embedding import load_embedder
-        from rag.pipeline import build_pipeline
+class OpeningPipeline:
+    """A rag Pipeline while a thread opens it (model, store, then BM25 in the background).
 
-        embedder = load_embedder(settings)
-        ensure_store(settings, embedder.dim)
-        opened.set_result(build_pipeline(settings, embedder))
-    except BaseException as exc:  # reported in the serving thread by opened.result()
-        opened.set_exception(exc)
+    Stands in for the pipeline in the app: any attribute waits for the opening to end and raises
+    its error, if it failed. The embedding model is ready first (the Corpus tab keeps it for uploads).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._embedder: Future[Any] = Future()
+        self._pipeline: Future[Any] = Future()
+        threading.Thread(target=self._open, args=(settings,), name="rag-open", daemon=True).start()
+
+    def _open(self, settings: Settings) -> None:
+        step = self._embedder
+        try:
+            from rag.embedding import load_embedder
+            from rag.pipeline import build_pipeline
+
+            embedder = load_embedder(settings)
+            self._embedder.set_result(embedder)
+            step = self._pipeline
+            ensure_store(settings, embedder.dim)
+            pipeline = build_pipeline(settings, embedder)
+            pipeline.storage.preload()  # holds the BM25 lock before anyone can use the pipeline
+            self._pipeline.set_result(pipeline)
+        except BaseException as exc:  # raised by .result() wherever the pipeline is needed
+            for f in (step, self._pipeline):
+                if not f.done():
+                    f.set_exception(exc)
+
+    @property
+    def embedder(self) -> Any:
+        return self._embedder.result()
+
+    def pipeline(self) -> Any:
+        return self._pipeline.result()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline.result(), name)
 
 
 def ensure_store(settings: Settings, dim: int, wait_s: float = 300.0) -> None:
