@@ -8,6 +8,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import numpy as np
+
+from rag.lexical import top_k
 from rag.pipeline import Pipeline, build_pipeline
 from rag.settings import Settings
 from rag.types import Filters
@@ -86,3 +89,17 @@ def test_asking_for_more_neighbours_than_the_store_or_a_filter_holds(seed_pipeli
     assert hits and len(hits) <= len(everything)
     only_dw = seed_pipeline.retriever.retrieve("Kharkiv", k=50, filters=Filters(sources=("DW News",))).hits
     assert only_dw and {h.chunk.article_id for h in only_dw} == {DW}
+
+
+def test_bm25_top_k_is_the_best_positive_scores_in_order() -> None:
+    """The selection that replaced bm25s's argpartition over every document (degenerate on
+    BM25's ties: 70-150 ms at 300k chunks): same scores as a full sort, ties by index."""
+    rng = np.random.default_rng(7)
+    for n, k in ((300_000, 40), (1000, 40), (30, 40), (50, 0), (10, 3)):
+        scores = np.zeros(n, dtype=np.float32)
+        hit = rng.choice(n, size=max(n // 5, 1), replace=False)
+        scores[hit] = rng.integers(1, 12, size=len(hit)).astype(np.float32) / 4  # many ties
+        got = top_k(scores, k)
+        want = sorted(np.flatnonzero(scores > 0), key=lambda i: (-scores[i], i))[:k]
+        assert got.tolist() == want
+    assert top_k(np.zeros(100, dtype=np.float32), 40).tolist() == []
