@@ -2,7 +2,8 @@
 
 How the 100k-chunk index is built (once, cached in --out/index-<chunks>/):
   1. `--real-docs` (default 300) synthetic articles from bench.corpus are ingested for real with
-     `ingest_paths` (default settings: onnx-int8, 128-token chunks, no overlap).
+     `ingest_paths` (default settings: onnx-int8, 128-token chunks, no overlap), once per --out:
+     the store is cached in --out/real-<docs>-<seed>/ and copied into each size's store.
   2. Every real chunk record (chunk vector, per-sentence vectors, sentence spans) is read back
      from the catalog. Synthetic articles are then written until the store holds `--chunks` chunks:
      each synthetic chunk takes a random real chunk as its base, keeps 1-2 of its sentences and
@@ -28,6 +29,8 @@ answer.trace.timings_ms) plus `pipeline.retriever.retrieve(q)` alone; and naive
 .as_retriever(similarity_top_k=5).retrieve(q)` (p50/p95/p99).
 
     .venv/bin/python -m bench.query --chunks 100000 --out bench/results/query
+
+Against index size, embedded and over a Chroma server, before/after: bench/query_scale.py.
 """
 
 from __future__ import annotations
