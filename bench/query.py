@@ -2,7 +2,8 @@
 
 How the 100k-chunk index is built (once, cached in --out/index-<chunks>/):
   1. `--real-docs` (default 300) synthetic articles from bench.corpus are ingested for real with
-     `ingest_paths` (default settings: onnx-int8, 128-token chunks, no overlap).
+     `ingest_paths` (default settings: onnx-int8, 128-token chunks, no overlap), once per --out:
+     the store is cached in --out/real-<docs>-<seed>/ and copied into each size's store.
   2. Every real chunk record (chunk vector, per-sentence vectors, sentence spans) is read back
      from the catalog. Synthetic articles are then written until the store holds `--chunks` chunks:
      each synthetic chunk takes a random real chunk as its base, keeps 1-2 of its sentences and
@@ -28,6 +29,8 @@ answer.trace.timings_ms) plus `pipeline.retriever.retrieve(q)` alone; and naive
 .as_retriever(similarity_top_k=5).retrieve(q)` (p50/p95/p99).
 
     .venv/bin/python -m bench.query --chunks 100000 --out bench/results/query
+
+Against index size, embedded and over a Chroma server, before/after: bench/query_scale.py.
 """
 
 from __future__ import annotations
@@ -60,37 +63,52 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- building the index
-def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str, Any]:
-    """Build (or reuse) ours in root/ours and the naive Chroma in root/naive; returns build info."""
+def _real_ingest(root: Path, real_docs: int, seed: int) -> dict[str, Any]:
+    """Ingest the real articles into root/ours, copying a cached ingest of the same articles
+    (root/../real-<docs>-<seed>, shared by every size) when there is one."""
+    from index.ingest import ingest_paths
+
+    cache = root.parent / f"real-{real_docs}-{seed}"
+    done = cache / "real_ingest.json"
+    if not done.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        corpus = write_txt(generate(real_docs, seed), cache / "real-corpus")
+        t = time.perf_counter()
+        report = ingest_paths([corpus], _settings(cache / "ours"), progress=False)
+        stats = {
+            "seconds": time.perf_counter() - t,
+            "chunks": report.chunks_total,
+            "articles": report.articles_total,
+        }
+        done.write_text(json.dumps(stats))
+    shutil.copytree(cache / "ours", root / "ours")
+    stats = json.loads(done.read_text())
+    print(
+        f"real ingest: {stats['articles']} articles, {stats['chunks']} chunks in {stats['seconds']:.0f} s",
+        flush=True,
+    )
+    return stats
+
+
+def build_index(root: Path, chunks: int, real_docs: int, seed: int, naive: bool = True) -> dict[str, Any]:
+    """Build (or reuse) ours in root/ours and (unless naive=False) the naive Chroma in root/naive."""
     info_path = root / "build_info.json"
     want = {"chunks": chunks, "real_docs": real_docs, "seed": seed, "noise": NOISE}
     if info_path.exists():
         info: dict[str, Any] = json.loads(info_path.read_text())
-        if info.get("params") == want:
+        if info.get("params") == want and (info.get("naive") or not naive):
             print(f"reusing the cached index in {root}", flush=True)
             return info
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     info = {"params": want}
 
-    from index.ingest import ingest_paths
     from rag.catalog import ChunkRecord
     from rag.storage import open_storage
     from rag.types import Article, Chunk, Span
 
     settings = _settings(root / "ours")
-    corpus = write_txt(generate(real_docs, seed), root / "real-corpus")
-    t = time.perf_counter()
-    report = ingest_paths([corpus], settings, progress=False)
-    info["real_ingest"] = {
-        "seconds": time.perf_counter() - t,
-        "chunks": report.chunks_total,
-        "articles": report.articles_total,
-    }
-    print(
-        f"real ingest: {report.articles_total} articles, {report.chunks_total} chunks in {info['real_ingest']['seconds']:.0f} s",
-        flush=True,
-    )
+    info["real_ingest"] = _real_ingest(root, real_docs, seed)
 
     storage = open_storage(settings, create=True, dim=384)
     cat = storage.catalog
@@ -202,6 +220,10 @@ def build_index(root: Path, chunks: int, real_docs: int, seed: int) -> dict[str,
         flush=True,
     )
 
+    if not naive:
+        storage.close()
+        info_path.write_text(json.dumps(info, indent=2))
+        return info
     # The naive copy: same ids, texts and vectors, Chroma defaults, through ChromaVectorStore.add.
     from llama_index.core.schema import BaseNode, TextNode
     from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -285,15 +307,17 @@ def work_ours(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("cached_lexical_check"):
         _patch_lexical_check_once()
     t = time.perf_counter()
-    pipe = build_pipeline(_settings(Path(spec["data"])))
+    overrides = {"chroma_url": spec["chroma_url"]} if spec.get("chroma_url") else {}
+    pipe = build_pipeline(_settings(Path(spec["data"]), **overrides))
     _ = pipe.storage.lexical
     open_s = time.perf_counter() - t
+    server = spec.get("server_pid")
     qs = questions(spec["questions"], spec["seed"])
     warm = questions(spec["warmup"] + 500, spec["seed"] + 1)[-spec["warmup"] :]
     for q in warm:
         pipe.ask(q)
     load0 = os.getloadavg()[0]
-    c0 = cpu_seconds()
+    c0, s0 = cpu_seconds(), _process_cpu(server)
     total: list[float] = []
     stages: dict[str, list[float]] = {}
     abstained = 0
@@ -305,6 +329,7 @@ def work_ours(spec: dict[str, Any]) -> dict[str, Any]:
         for k, v in ans.trace.timings_ms.items():
             stages.setdefault(k, []).append(v)
     cpu = cpu_seconds() - c0
+    server_cpu = _process_cpu(server) - s0
     retr: list[float] = []
     for q in qs:
         t = time.perf_counter()
@@ -314,6 +339,7 @@ def work_ours(spec: dict[str, Any]) -> dict[str, Any]:
         "open_seconds": open_s,
         "ask": _summary(total),
         "ask_cpu_ms_per_question": cpu * 1000 / len(qs),
+        "server_cpu_ms_per_question": server_cpu * 1000 / len(qs),
         "stages_p50_ms": {k: _pct(v, 50) for k, v in stages.items()},
         "stages_p95_ms": {k: _pct(v, 95) for k, v in stages.items()},
         "retrieve": _summary(retr),
@@ -324,6 +350,22 @@ def work_ours(spec: dict[str, Any]) -> dict[str, Any]:
         "load_after": os.getloadavg()[0],
         "slowest": sorted(zip(total, qs, strict=True), reverse=True)[:5],
     }
+
+
+def _process_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by another process (the Chroma server); 0 without one."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_rss_mb(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    return out
 
 
 def _patch_lexical_check_once() -> None:
@@ -438,7 +480,7 @@ def main(argv: list[str] | None = None) -> None:
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "load_at_start": os.getloadavg(),
     }
-    res["build"] = build_index(root, args.chunks, args.real_docs, args.seed)
+    res["build"] = build_index(root, args.chunks, args.real_docs, args.seed, naive=not args.skip_naive)
     if args.build_only:
         return
     common = {"questions": args.questions, "warmup": args.warmup, "seed": args.seed}

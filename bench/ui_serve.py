@@ -3,6 +3,7 @@ and query latency (p50/p95 through the UI's /chat endpoint) with and without an 
 
     .venv/bin/python -m bench.ui_serve --work /tmp/ui-bench            # builds the store once (onnx-int8)
     .venv/bin/python -m bench.ui_serve --work /tmp/ui-bench --queries 40
+    .venv/bin/python -m bench.ui_serve --store /tmp/rag-bench/pq/index-100000/ours --before ../perf-query-before
 
 The store is built once in --work. The ingest that runs during the second latency pass adds
 --extra new articles with another `rag ingest` process, as a terminal would; after it the store
@@ -16,6 +17,7 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,12 +49,14 @@ def env_for(data_dir: Path) -> dict[str, str]:
     return {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_INGEST_RUNTIME": "onnx-int8"}
 
 
-def first_page(data_dir: Path) -> tuple[float, subprocess.Popen[bytes], str]:
-    """Seconds from `rag serve` to the first 200 on / (and the running server)."""
+def first_page(data_dir: Path, code: Path | None = None) -> tuple[float, subprocess.Popen[bytes], str]:
+    """Seconds from `rag serve` to the first 200 on / (and the running server). With `code`, the
+    server is `python -m rag.cli serve` run in that checkout (its rag/, ui/) instead of .venv/bin/rag."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "rag.cli", "serve"] if code else [RAG, "serve"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([RAG, "serve", "--port", str(port)], env=env_for(data_dir),
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env_for(data_dir), cwd=code,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     while True:
         if proc.poll() is not None:
@@ -94,13 +98,64 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
+def import_gradio_seconds() -> float:
+    """`import gradio` alone, in a fresh interpreter: the floor under any cold start."""
+    code = "import time; t = time.perf_counter(); import gradio; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start(store: Path, repeats: int, codes: dict[str, Path]) -> None:
+    """Cold start on an existing store (e.g. bench.query's 100k-chunk one), each checkout in turn:
+    seconds to the first page, and to the first answer of a question sent as soon as the page is up."""
+    from gradio_client import Client
+
+    times: dict[str, dict[str, list[float]]] = {n: {"page": [], "answer": []} for n in codes}
+    gradio_alone = []
+    for r in range(repeats):
+        gradio_alone.append(import_gradio_seconds())
+        for name, code in codes.items():
+            t0 = time.perf_counter()
+            secs, proc, url = first_page(store, code)
+            try:
+                client = Client(url + "/", verbose=False, analytics_enabled=False, download_files=False)
+                client.predict(QUESTIONS[0], "", "", [], 5, "extractive", "", api_name="/chat")
+                answered = time.perf_counter() - t0
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            times[name]["page"].append(secs)
+            times[name]["answer"].append(answered)
+            print(
+                f"run {r + 1} {name}: first page {secs:.2f} s, first answer {answered:.2f} s ({load()})",
+                flush=True,
+            )
+    print(f"import gradio alone: median {statistics.median(gradio_alone):.2f} s of {gradio_alone}")
+    for name, t in times.items():
+        print(
+            f"{name}: first page median {statistics.median(t['page']):.2f} s (min {min(t['page']):.2f}), "
+            f"first answer median {statistics.median(t['answer']):.2f} s"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("/tmp/ui-bench"))
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--extra", type=int, default=300, help="articles ingested during the second pass")
     ap.add_argument("--queries", type=int, default=40)
+    ap.add_argument(
+        "--store", type=Path, help="only time cold starts on this existing store (see cold_start)"
+    )
+    ap.add_argument("--before", type=Path, help="with --store: also time this older checkout's `rag serve`")
+    ap.add_argument("--repeats", type=int, default=3, help="with --store: cold starts per checkout")
     args = ap.parse_args(argv)
+    if args.store:
+        codes = {"after": ROOT, **({"before": args.before.resolve()} if args.before else {})}
+        print(load())
+        cold_start(args.store, args.repeats, codes)
+        print(load())
+        return
     work: Path = args.work
     store, corpus, extra = work / "store", work / "corpus", work / "extra"
     print(load())

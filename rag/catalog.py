@@ -89,6 +89,7 @@ class Catalog:
                 if column not in have:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._article_cache: dict[str, Article] = {}
+        self._date_range: tuple[tuple[int, int], tuple[date | None, date | None]] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -295,8 +296,17 @@ class Catalog:
         return [r[0] for r in rows]
 
     def date_range(self) -> tuple[date | None, date | None]:
-        lo, hi = self.db.execute("SELECT MIN(published), MAX(published) FROM articles").fetchone()
-        return _date(lo), _date(hi)
+        """Oldest and newest publication dates (every question's plan reads them).
+
+        The MIN/MAX is a scan of the articles table, texts included (≈ linear in the corpus), so it
+        is kept until SQLite reports a commit: `data_version` changes on another connection's
+        commit, `total_changes` on ours (two PRAGMA reads, microseconds).
+        """
+        version = (int(self.db.execute("PRAGMA data_version").fetchone()[0]), self.db.total_changes)
+        if self._date_range is None or self._date_range[0] != version:
+            lo, hi = self.db.execute("SELECT MIN(published), MAX(published) FROM articles").fetchone()
+            self._date_range = (version, (_date(lo), _date(hi)))
+        return self._date_range[1]
 
 
 class _Tx:

@@ -106,11 +106,7 @@ class HybridRetriever:
         shingles = {tuple(words[i : i + PHRASE_N]) for i in range(len(words) - PHRASE_N + 1)}
         out: dict[str, float] = {}
         for cid, text in self.storage.catalog.chunk_texts(ids).items():
-            toks = _WORDS.findall(text.lower())
-            best = run = 0
-            for i in range(len(toks) - PHRASE_N + 1):
-                run = run + 1 if tuple(toks[i : i + PHRASE_N]) in shingles else 0
-                best = max(best, run)
+            best = longest_shared_run(_WORDS.findall(text.lower()), shingles, set(words))
             if best:
                 out[cid] = ((best + PHRASE_N - 1) / len(words)) ** 3
         return out
@@ -228,6 +224,26 @@ def _facts(record: Callable[[str], ChunkRecord | None], cid: str) -> frozenset[s
 
 
 PHRASE_N = 4  # words per shingle: a shorter shared run is ordinary phrasing, not a quote
+
+
+def longest_shared_run(toks: list[str], shingles: set[tuple[str, ...]], vocab: set[str]) -> int:
+    """The longest run of consecutive positions of `toks` whose PHRASE_N-word shingle is one of
+    `shingles` (built from words in `vocab`). Only positions where PHRASE_N words in a row are in
+    `vocab` can match, so only those are looked up: most candidates share a few scattered words
+    with the question and cost one pass of set lookups."""
+    at = [i for i, t in enumerate(toks) if t in vocab]
+    best = run = 0
+    last = -2
+    for j in range(len(at) - PHRASE_N + 1):
+        i = at[j]
+        if at[j + PHRASE_N - 1] - i == PHRASE_N - 1 and tuple(toks[i : i + PHRASE_N]) in shingles:
+            run = run + 1 if i == last + 1 else 1
+            last = i
+            if run > best:
+                best = run
+    return best
+
+
 _WORDS = re.compile(r"\w+")
 _FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Z][\w'’-]+")
 

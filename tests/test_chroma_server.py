@@ -26,6 +26,7 @@ from rag.errors import ModelMismatchError
 from rag.pipeline import build_pipeline
 from rag.settings import Settings
 from rag.storage import open_storage
+from rag.types import Filters
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +148,27 @@ def test_a_server_collection_built_with_another_model_is_refused(
     with pytest.raises(ModelMismatchError) as err:
         ingest_paths([corpus], other, progress=False, embedder=embedder)
     assert "other/model" in str(err.value) and settings.embed_model in str(err.value)
+
+
+def test_a_server_query_for_more_neighbours_than_stored_returns_what_there_is(
+    tmp_path: Path, chroma_url: str, embedder: Embedder
+) -> None:
+    """No count() before a query (issue 14): the server answers n_results beyond the collection
+    or the filter with what it holds."""
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, 2, sentences=12)
+    settings = make_settings(tmp_path, chroma_url=chroma_url, collection="few_test")
+    report = ingest_paths([corpus], settings, progress=False, embedder=embedder)
+    pipeline = build_pipeline(settings, embedder=embedder)
+    try:
+        vectors = pipeline.storage.vectors
+        q = embedder.embed_query(f"harbour council of {word(0)}")
+        got = vectors.query(q, 1000, None)
+        assert len({cid for cid, _ in got}) == len(got) == report.chunks_total < 1000
+        one = vectors.query(q, 1000, Filters(article_ids=("art000",)))
+        assert one and all(cid.startswith("art000:") for cid, _ in one)
+        assert sorted(cid for cid, _ in one) == sorted(chroma_ids(pipeline.storage, "art000"))
+        hits = pipeline.retriever.retrieve(f"harbour council of {word(1)} berths", k=50).hits
+        assert hits and hits[0].chunk.article_id == "art001"
+    finally:
+        pipeline.close()

@@ -9,8 +9,10 @@ import argparse
 import ipaddress
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -109,19 +111,69 @@ def serve(
 ) -> Any:
     """Open the pipeline, build the app and serve it until interrupted (the `rag serve` entry point).
 
-    An empty data directory gets an empty store first, so the UI can be the first step.
+    An empty data directory gets an empty store first, so the UI can be the first step. Cold
+    start (issue 14, docs/benchmarks.md): the page is served as soon as gradio is imported and
+    the app built; the store and the BM25 index are opened meanwhile in a thread, and anything
+    that needs them (a question, the corpus list) waits for that, it never fails for it.
     """
     check_exposure(settings)  # fail before loading the model
     check_port_free(settings.ui_host, settings.ui_port)
-    from rag.embedding import load_embedder
-    from rag.pipeline import build_pipeline
-    from ui.app import build_app
+    from rag.storage import check_model
 
-    embedder = load_embedder(settings)
-    ensure_store(settings, embedder.dim)
-    pipeline = build_pipeline(settings, embedder)
-    app = build_app(pipeline, settings, ingest=ingest, delete=delete, eval_runner=eval_runner)
+    check_model(settings)  # a store built with another model is refused now, not at the first question
+    opening = OpeningPipeline(settings)
+    from ui.app import build_app  # imports gradio: seconds; the pipeline opens meanwhile
+    from ui.corpus_search import lexical_text_search
+
+    def text_search(word: str) -> set[str]:
+        search = lexical_text_search(opening.pipeline())
+        return search(word) if search else set()
+
+    app = build_app(
+        opening, settings, ingest=ingest, delete=delete, eval_runner=eval_runner, text_search=text_search
+    )
     return launch(app, settings, **launch_overrides)
+
+
+class OpeningPipeline:
+    """A rag Pipeline while a thread opens it (model, store, then BM25 in the background).
+
+    Stands in for the pipeline in the app: any attribute waits for the opening to end and raises
+    its error, if it failed. The embedding model is ready first (the Corpus tab keeps it for uploads).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._embedder: Future[Any] = Future()
+        self._pipeline: Future[Any] = Future()
+        threading.Thread(target=self._open, args=(settings,), name="rag-open", daemon=True).start()
+
+    def _open(self, settings: Settings) -> None:
+        step = self._embedder
+        try:
+            from rag.embedding import load_embedder
+            from rag.pipeline import build_pipeline
+
+            embedder = load_embedder(settings)
+            self._embedder.set_result(embedder)
+            step = self._pipeline
+            ensure_store(settings, embedder.dim)
+            pipeline = build_pipeline(settings, embedder)
+            pipeline.storage.preload()  # holds the BM25 lock before anyone can use the pipeline
+            self._pipeline.set_result(pipeline)
+        except BaseException as exc:  # raised by .result() wherever the pipeline is needed
+            for f in (step, self._pipeline):
+                if not f.done():
+                    f.set_exception(exc)
+
+    @property
+    def embedder(self) -> Any:
+        return self._embedder.result()
+
+    def pipeline(self) -> Any:
+        return self._pipeline.result()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline.result(), name)
 
 
 def ensure_store(settings: Settings, dim: int, wait_s: float = 300.0) -> None:

@@ -112,21 +112,36 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from index.ingest import delete_article, ingest_paths
     from ui.main import serve
 
     reports = settings.data_dir.parent / "eval-runs"
-    serve(settings, ingest=ingest_paths, delete=delete_article, eval_runner=_eval_runner(settings, reports))
+    serve(settings, ingest=_ingest, delete=_delete, eval_runner=_eval_runner(settings, reports))
     return 0
+
+
+def _ingest(*args: Any, **kwargs: Any) -> Any:
+    """index.ingest.ingest_paths, imported on the first upload (not before `rag serve` can answer)."""
+    from index.ingest import ingest_paths
+
+    return ingest_paths(*args, **kwargs)
+
+
+def _delete(article_id: str, settings: Settings) -> int:
+    """index.ingest.delete_article, imported on the first delete."""
+    from index.ingest import delete_article
+
+    return delete_article(article_id, settings)
 
 
 def _eval_runner(settings: Settings, reports: Path) -> Any:
     """What the UI's Evals tab runs: a question file over its set's corpus (evals/sets/NAME/corpus or
-    corpus.jsonl beside it), else over the sample corpus; reports under `reports`."""
-    from evals.runner import run_eval
-    from index.ingest import ingest_paths
+    corpus.jsonl beside it), else over the sample corpus; reports under `reports`. Imported when an
+    eval runs: evals.runner brings matplotlib (~2 s), which `rag serve` need not wait for."""
 
     def run(questions: Path) -> Path:
+        from evals.runner import run_eval
+        from index.ingest import ingest_paths
+
         name = questions.parent.name if questions.name == "questions.jsonl" else questions.stem
         out = reports / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         beside = [questions.parent / "corpus", questions.parent / "corpus.jsonl"]
