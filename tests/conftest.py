@@ -49,3 +49,12 @@ def seed_pipeline(seed_settings: Settings) -> Iterator[object]:
     pipeline = build_pipeline(seed_settings)
     yield pipeline
     pipeline.storage.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium (never `playwright install`), launched once per browser-test module."""
+    from browser_helpers import chromium
+
+    with chromium() as b:
+        yield b

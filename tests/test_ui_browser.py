@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,25 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from browser_helpers import free_port, open_page, served
+from playwright.sync_api import Browser, Dialog, Page, expect
 
-from index.ingest import delete_article, ingest_paths
+from index.ingest import ingest_paths
 from rag.embedding import load_embedder
 from rag.pipeline import build_pipeline
 from rag.settings import PROJECT_ROOT, Settings
-from ui.app import build_app
-from ui.main import launch
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DRONES = "How many drones did Ukrainian air defenses shoot down during the overnight attack on Kharkiv?"
 EUROVISION = "Who won the 2024 Eurovision Song Contest?"
 XSS_DOC = (
@@ -49,12 +39,6 @@ XSS_DOC = (
 SCREENSHOT = PROJECT_ROOT / "docs" / "screenshots" / "chat.png"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A real index of data/corpus plus one document full of script payloads."""
@@ -62,7 +46,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     docs = root / "docs"
     docs.mkdir()
     (docs / "zorya_bakery.txt").write_text(XSS_DOC, encoding="utf-8")
-    settings = Settings.from_env({}, data_dir=root / "store", ui_port=_free_port())
+    settings = Settings.from_env({}, data_dir=root / "store", ui_port=free_port())
     embedder = load_embedder(settings)
     report = ingest_paths(
         [PROJECT_ROOT / "data" / "corpus", docs], settings, progress=False, embedder=embedder
@@ -74,30 +58,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def server(store: Settings) -> Iterator[str]:
     """The app, launched in-process on a free loopback port with the production launch settings."""
-    pipeline = build_pipeline(store)
-    app = build_app(pipeline, store, ingest=ingest_paths, delete=delete_article)
-    _, url, _ = launch(app, store, prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/")
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with served(build_pipeline(store), store) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    pg.goto(server)
-    pg.locator("#question textarea").wait_for()
+    pg = open_page(browser, server)
     yield pg
-    ctx.close()
+    pg.context.close()
 
 
 def ask(page: Page, question: str, turn: int = 0) -> None:
@@ -318,7 +287,7 @@ def test_api_client_calls_the_chat_endpoint(server: str) -> None:
 
 def test_cold_start_of_a_served_existing_index(store: Settings) -> None:
     """`python -m ui.main --data-dir X` to the first served page and to the first streamed answer."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from browser_helpers import free_port, open_page, served
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from index.ingest import delete_article, ingest_paths
+from index.ingest import ingest_paths
 from rag.embedding import load_embedder
 from rag.pipeline import build_pipeline
 from rag.settings import PROJECT_ROOT, Settings
-from ui.app import build_app
-from ui.main import launch
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=20_000)  # two cores shared with other jobs: queued events can take seconds
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 DRONES = "How many drones did Ukrainian air defenses shoot down during the overnight attack on Kharkiv?"
 BAKERY = (
     " date 2024-03-04 en English\n"
@@ -33,21 +31,13 @@ BAKERY = (
 )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("ui-day")
     (root / "docs").mkdir()
     (root / "docs" / "saltivka_bakers.txt").write_text(BAKERY, encoding="utf-8")
     settings = Settings.from_env(
-        {}, data_dir=root / "store", ui_port=_free_port(), ui_title="Flood & war desk"
+        {}, data_dir=root / "store", ui_port=free_port(), ui_title="Flood & war desk"
     )
     report = ingest_paths([PROJECT_ROOT / "data" / "corpus", root / "docs"], settings, progress=False,
                           embedder=load_embedder(settings))  # fmt: skip
@@ -57,29 +47,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def server(store: Settings) -> Iterator[str]:
-    app = build_app(build_pipeline(store), store, ingest=ingest_paths, delete=delete_article)
-    _, url, _ = launch(app, store, prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/")
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with served(build_pipeline(store), store) as url:
+        yield url
 
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-    pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    pg.goto(server)
-    pg.locator("#question textarea").wait_for()
+    pg = open_page(browser, server)
     yield pg
-    ctx.close()
+    pg.context.close()
 
 
 def ask(page: Page, question: str, turn: int) -> None:

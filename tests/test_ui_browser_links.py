@@ -3,23 +3,19 @@ Chromium: Gradio's Markdown must not turn a bare URL into a link either (issue 1
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_helpers import free_port, served
+from playwright.sync_api import Browser, Page, expect
 
-from index.ingest import delete_article, ingest_paths
+from index.ingest import ingest_paths
 from rag.embedding import load_embedder
 from rag.pipeline import build_pipeline
 from rag.settings import Settings
-from ui.app import build_app
-from ui.main import launch
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 REPORT = (
     "Ministry publishes flood report\n 2025-03-10 en English\n"
     "The water ministry published its flood report at https://ministry.example/flood-report on Monday, "
@@ -27,12 +23,6 @@ REPORT = (
 )
 QUESTION = "Where did the water ministry publish its flood report?"
 URL = "https://ministry.example/flood-report"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["default", "linkify"])
@@ -44,20 +34,10 @@ def server(
     (root / "docs").mkdir()
     (root / "docs" / "flood_report.txt").write_text(REPORT, encoding="utf-8")
     over = {"linkify_urls": True} if linkify else {}
-    settings = Settings.from_env({}, data_dir=root / "store", ui_port=_free_port(), **over)
+    settings = Settings.from_env({}, data_dir=root / "store", ui_port=free_port(), **over)
     assert ingest_paths([root / "docs"], settings, progress=False, embedder=load_embedder(settings)).ok
-    app = build_app(build_pipeline(settings), settings, ingest=ingest_paths, delete=delete_article)
-    _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/"), linkify
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with served(build_pipeline(settings), settings) as url:
+        yield url, linkify
 
 
 @pytest.fixture

@@ -9,15 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser_helpers import free_port, open_page, served
+from playwright.sync_api import Browser, Page, expect
 from test_news_answers import FLOOD
-from test_ui_browser import CHROMIUM_ARGS, _free_port, ask
+from test_ui_browser import ask
 
-from index.ingest import delete_article, ingest_paths
+from index.ingest import ingest_paths
 from rag.pipeline import build_pipeline
 from rag.settings import PROJECT_ROOT, Settings
-from ui.app import build_app
-from ui.main import launch
 
 pytestmark = pytest.mark.browser
 NEWS = PROJECT_ROOT / "evals" / "sets" / "news" / "corpus.jsonl"
@@ -34,28 +33,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for aid, source, day, title, text in FLOOD:
             f.write(json.dumps({"id": aid, "source": source, "title": title, "text": text,
                                 **({"date": day} if day else {})}) + "\n")  # fmt: skip
-    settings = Settings.from_env({}, data_dir=root / "store", ui_port=_free_port())
+    settings = Settings.from_env({}, data_dir=root / "store", ui_port=free_port())
     assert ingest_paths([flood, NEWS], settings, progress=False).ok
     pipeline = build_pipeline(settings)
-    app = build_app(pipeline, settings, ingest=ingest_paths, delete=delete_article)
-    _, url, _ = launch(app, settings, prevent_thread_lock=True, quiet=True)
-    yield url.rstrip("/")
-    app.close()
+    with served(pipeline, settings) as url:
+        yield url
     pipeline.close()
 
 
 @pytest.fixture
-def page(server: str) -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser: Browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-        pg = ctx.new_page()
-        pg.set_default_timeout(30_000)
-        pg.goto(server)
-        pg.locator("#question textarea").wait_for()
-        yield pg
-        ctx.close()
-        browser.close()
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    pg = open_page(browser, server)
+    yield pg
+    pg.context.close()
 
 
 def test_latest_answer_shows_dates_outlets_and_a_disagreement_that_opens_its_spans(page: Page) -> None:

@@ -6,7 +6,6 @@ an upload is ingested.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_helpers import free_port, open_page
 from fake_llm import FakeLLMServer, Reply
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from index.ingest import delete_article, ingest_paths
 from rag.embedding import load_embedder
@@ -29,19 +29,12 @@ pytestmark = pytest.mark.browser
 expect.set_options(timeout=30_000)
 
 RAG = str(PROJECT_ROOT / ".venv" / "bin" / "rag")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 DRONES = "How many drones did Ukrainian air defenses shoot down during the overnight attack on Kharkiv?"
 TREHUBOV = "Who is Viktor Trehubov?"
 LANTERN = (
     "# Sunflower Lantern delivers generators\n\nOn June 12 the Sunflower Lantern volunteer group "
     "delivered 317 generators to hospitals in Kharkiv, its coordinator said.\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Serve:
@@ -77,32 +70,16 @@ class Serve:
             self.log.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def ask(page: Page, question: str, n_answers: int) -> None:
     page.locator("#question textarea").fill(question)
     page.locator("#ask-btn").click()
     expect(page.locator("#chat .rag-answer:not(.streaming)")).to_have_count(n_answers)
 
 
-def open_page(browser: Browser, url: str) -> Page:
-    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.locator("#question textarea").wait_for()
-    return page
-
-
 def test_serve_starts_empty_takes_an_upload_and_a_terminal_ingest_without_restart(
     browser: Browser, tmp_path: Path
 ) -> None:
-    serve = Serve(tmp_path / "store", _free_port())
+    serve = Serve(tmp_path / "store", free_port())
     serve.start()
     try:
         page = open_page(browser, serve.url)
@@ -142,7 +119,7 @@ def test_serve_starts_empty_takes_an_upload_and_a_terminal_ingest_without_restar
 def test_two_conversations_survive_a_restart_of_rag_serve(browser: Browser, tmp_path: Path) -> None:
     settings = Settings.from_env({}, data_dir=tmp_path / "store")
     assert ingest_paths([PROJECT_ROOT / "data" / "corpus"], settings, progress=False).ok
-    serve = Serve(settings.data_dir, _free_port())
+    serve = Serve(settings.data_dir, free_port())
     serve.start()
     page = open_page(browser, serve.url)  # one browser profile: its localStorage outlives the server
     try:
@@ -173,7 +150,7 @@ def test_two_conversations_survive_a_restart_of_rag_serve(browser: Browser, tmp_
 @pytest.fixture
 def llm_app(tmp_path: Path) -> Iterator[tuple[str, FakeLLMServer, Settings]]:
     with FakeLLMServer() as llm:
-        settings = Settings.from_env({}, data_dir=tmp_path / "store", ui_port=_free_port()).replace(
+        settings = Settings.from_env({}, data_dir=tmp_path / "store", ui_port=free_port()).replace(
             llm_backend="openai", llm_base_url=llm.openai_url, llm_model="fake-model", llm_timeout=30.0
         )
         embedder = load_embedder(settings)
